@@ -1,0 +1,92 @@
+"""The ``dnaseq`` command: a thin Typer layer over the library.
+
+Errors the user can fix (:class:`~dnaseq_cli.errors.InputError`) are printed on one line and exit 2;
+other failures exit 1. ``--debug`` (or ``DNASEQ_DEBUG=1``) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from dnaseq_cli import __version__
+from dnaseq_cli.cli import preprocess as preprocess_cmd
+from dnaseq_cli.cli import unavailable
+from dnaseq_cli.errors import DnaseqError
+
+app = typer.Typer(
+    name="dnaseq",
+    help="DNA sequence deep learning: score enhancers, predict variant effects, train backbones.",
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+stderr = Console(stderr=True)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"dnaseq {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks on errors."),
+    log_level: str = typer.Option("warning", "--log-level", help="debug, info, warning or error."),
+) -> None:
+    """Options that apply to every subcommand."""
+    level = getattr(logging, log_level.upper(), None)
+    if not isinstance(level, int):
+        raise typer.BadParameter(f"unknown log level {log_level!r}", param_hint="--log-level")
+    logging.basicConfig(level=level, format="dnaseq: %(levelname)s: %(message)s", stream=sys.stderr)
+
+
+app.command(name="preprocess", no_args_is_help=True)(preprocess_cmd.preprocess)
+unavailable.register(app)
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("DNASEQ_DEBUG", "") not in ("", "0")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and map exceptions to messages and exit codes.
+
+    Usage errors are handled by Typer itself (message + exit 2); dnaseq's own errors are caught here.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    debug = _debug_requested(args)
+    try:
+        app(args=args, prog_name="dnaseq")
+    except KeyboardInterrupt:
+        stderr.print("dnaseq: interrupted")
+        sys.exit(130)
+    except DnaseqError as error:
+        if debug:
+            raise
+        stderr.print(f"dnaseq: error: {error}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(error.exit_code)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as error:  # noqa: BLE001 - last line of defence for a CLI
+        if debug:
+            raise
+        stderr.print(
+            f"dnaseq: internal error: {type(error).__name__}: {error} (rerun with --debug for details)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)

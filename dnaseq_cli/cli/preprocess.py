@@ -1,0 +1,121 @@
+"""``dnaseq preprocess``: build a dataset folder from FASTA, a labelled table, or BED + reference."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from dnaseq_cli.data.preprocess import ENCODING_CHOICES, PreprocessOptions
+from dnaseq_cli.data.preprocess import preprocess as run_preprocess
+
+
+def _chrom_list(text: str | None) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()] if text else []
+
+
+def preprocess(
+    inputs: list[Path] = typer.Argument(
+        ..., help="FASTA (plain/gz/bgzip, '-' for stdin), TSV/CSV table, or BED (with --reference)."
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="Dataset folder to create."),
+    reference: Path | None = typer.Option(
+        None, "--reference", "-r", help="Reference FASTA for BED input (indexed, or indexable)."
+    ),
+    input_format: str = typer.Option("auto", "--format", help="auto, fasta, table or bed."),
+    label_column: str | None = typer.Option(
+        None,
+        "--label-column",
+        help="Label source: table column name; for BED 'name', 'score' or a 1-based column number.",
+    ),
+    label: str | None = typer.Option(None, "--label", help="Give every record this constant label."),
+    sequence_column: str | None = typer.Option(
+        None, "--sequence-column", help="Table column with sequences (default: sequence/seq)."
+    ),
+    name_column: str | None = typer.Option(None, "--name-column", help="Table column with names."),
+    window: int | None = typer.Option(
+        None, "--window", "-w", help="Window length in bp (default: the longest record/region)."
+    ),
+    flank: int = typer.Option(0, "--flank", help="Extra bases added on each side of BED windows."),
+    stride: int | None = typer.Option(
+        None, "--stride", help="Tile records longer than --window with this step (default: window)."
+    ),
+    encoding: str = typer.Option(
+        "char", "--encoding", "-e", help=f"Token encoding: {', '.join(ENCODING_CHOICES)}."
+    ),
+    kmer_stride: int = typer.Option(1, "--kmer-stride", help="1 = overlapping k-mers, k = disjoint."),
+    val_fraction: float = typer.Option(0.1, "--val-fraction", help="Validation fraction."),
+    test_fraction: float = typer.Option(0.1, "--test-fraction", help="Test fraction."),
+    test_chroms: str | None = typer.Option(
+        None, "--test-chroms", help="Hold out these chromosomes for test, e.g. chr8,chr9."
+    ),
+    val_chroms: str | None = typer.Option(
+        None, "--val-chroms", help="Hold out these chromosomes for validation."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Random seed for the split."),
+    harmonise_chroms: bool = typer.Option(
+        False, "--harmonise-chroms", help="Map chr1 <-> 1 naming between BED and reference."
+    ),
+    force: bool = typer.Option(False, "--force", "-f", help="Replace an existing output folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Cut inputs into fixed-length windows, encode them and write a dataset folder.
+
+    The folder holds [bold]records.tsv[/bold] (name, chrom, start, end, strand, label, split),
+    [bold]tokens.npy[/bold] (memory-mappable token array) and [bold]manifest.json[/bold] (encoding,
+    window length, split settings, input checksums).
+    """
+    options = PreprocessOptions(
+        inputs=inputs,
+        reference=reference,
+        input_format=input_format,
+        label_column=label_column,
+        label=label,
+        sequence_column=sequence_column,
+        name_column=name_column,
+        window=window,
+        flank=flank,
+        stride=stride,
+        encoding=encoding,
+        kmer_stride=kmer_stride,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        test_chroms=_chrom_list(test_chroms),
+        val_chroms=_chrom_list(val_chroms),
+        seed=seed,
+        harmonise_chroms=harmonise_chroms,
+    )
+    console = Console(stderr=True)
+    show_progress = not quiet and sys.stderr.isatty()
+    progress = Progress(
+        TextColumn("encoding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show_progress,
+    )
+
+    def start(total: int) -> Callable[[int], None]:
+        task = progress.add_task("encode", total=total)
+        return lambda n: progress.advance(task, n)
+
+    with progress:
+        dataset = run_preprocess(options, output, overwrite=force, progress=start)
+    if not quiet:
+        manifest = dataset.manifest
+        counts = ", ".join(
+            f"{name} {manifest['split_counts'].get(name, {}).get('total', 0)}"
+            for name in ("train", "val", "test")
+        )
+        console.print(
+            f"dnaseq: wrote {output}: {manifest['n_records']} windows of "
+            f"{manifest['window_length']} bp, {manifest['encoding']} tokens, task "
+            f"{manifest['task']}; {counts}",
+            highlight=False,
+            markup=False,
+        )

@@ -1,0 +1,269 @@
+"""``dnaseq preprocess``: inputs -> fixed-length windows -> tokens -> a dataset folder."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dnaseq_cli.atomic import atomic_directory
+from dnaseq_cli.data.dataset import Dataset, write_dataset
+from dnaseq_cli.data.inputs import Window, detect_format, record_windows
+from dnaseq_cli.data.splits import chromosome_split, stratified_split
+from dnaseq_cli.errors import InputError
+from dnaseq_cli.records import SequenceRecord
+
+_KMER_ENCODING = re.compile(r"^kmer([1-6])$")
+ENCODING_CHOICES = ("char", "kmer1", "kmer2", "kmer3", "kmer4", "kmer5", "kmer6")
+
+
+@dataclass
+class PreprocessOptions:
+    """Everything that decides the content of a dataset folder (recorded in its manifest)."""
+
+    inputs: list[Path]
+    reference: Path | None = None
+    input_format: str = "auto"
+    label_column: str | None = None
+    label: str | None = None
+    sequence_column: str | None = None
+    name_column: str | None = None
+    window: int | None = None
+    flank: int = 0
+    stride: int | None = None
+    encoding: str = "char"
+    kmer_stride: int = 1
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    test_chroms: list[str] = field(default_factory=list)
+    val_chroms: list[str] = field(default_factory=list)
+    seed: int = 0
+    harmonise_chroms: bool = False
+
+
+@dataclass
+class _Loaded:
+    windows: list[Window]
+    inputs: list[tuple[str, Path]]
+
+
+def _encoder(encoding: str, kmer_stride: int) -> tuple[Callable[[Window], np.ndarray], int, int]:
+    """Return (encode function, token length for a window length of 1, k) for an encoding name."""
+    from dnaseq_cli.encode.tokens import encode_chars, encode_kmers
+    from dnaseq_cli.encode.vocab import PAD_ID, KmerVocab
+
+    if encoding == "char":
+
+        def encode_char(window: Window) -> np.ndarray:
+            ids = encode_chars(window.sequence)
+            ids[~window.valid] = PAD_ID
+            return ids
+
+        return encode_char, 1, 1
+    match = _KMER_ENCODING.match(encoding)
+    if not match:
+        raise InputError(f"unknown --encoding {encoding!r}; choose from {', '.join(ENCODING_CHOICES)}")
+    k = int(match.group(1))
+    if kmer_stride not in (1, k):
+        raise InputError(f"--kmer-stride must be 1 (overlapping) or {k} (non-overlapping)")
+    pad = KmerVocab(k).pad_id if hasattr(KmerVocab(k), "pad_id") else 0
+
+    def encode_kmer(window: Window) -> np.ndarray:
+        ids = encode_kmers(window.sequence, k, stride=kmer_stride)
+        if not window.valid.all():
+            invalid = np.lib.stride_tricks.sliding_window_view(~window.valid, k)[::kmer_stride]
+            ids[invalid.any(axis=1)[: len(ids)]] = pad
+        return ids
+
+    return encode_kmer, kmer_stride, k
+
+
+def token_length(window: int, k: int, kmer_stride: int) -> int:
+    if k == 1 and kmer_stride == 1:
+        return window
+    return (window - k) // kmer_stride + 1
+
+
+def _load_sequences(path: Path, kind: str, options: PreprocessOptions) -> list[SequenceRecord]:
+    if kind == "fasta":
+        from dnaseq_cli.io.fasta import iter_fasta
+
+        records = list(iter_fasta(path))
+    else:
+        from dnaseq_cli.io.tables import read_labelled_table
+
+        records = read_labelled_table(
+            path,
+            sequence_column=options.sequence_column,
+            label_column=None if options.label is not None else (options.label_column or "label"),
+            name_column=options.name_column,
+        )
+    if options.label is not None:
+        for record in records:
+            record.label = options.label
+    return records
+
+
+def _bed_windows(path: Path, options: PreprocessOptions) -> Iterator[Window]:
+    from dnaseq_cli.io.bed import read_bed
+    from dnaseq_cli.io.contigs import check_naming
+    from dnaseq_cli.io.fasta import FastaReference
+    from dnaseq_cli.windows import centred_window, fetch_window
+
+    if options.reference is None:
+        raise InputError("BED input needs a reference genome: pass --reference FASTA", path=path)
+    beds = read_bed(path, label_column=options.label_column, label_constant=options.label)
+    if not beds:
+        raise InputError("no intervals in BED file", path=path)
+    reference = FastaReference(options.reference)
+    mapping = check_naming(
+        sorted({bed.interval.chrom for bed in beds}),
+        reference.contigs,
+        harmonise=options.harmonise_chroms,
+        path=path,
+    )
+    window = options.window or max(len(bed.interval) for bed in beds)
+    for bed in beds:
+        interval = bed.interval
+        chrom = mapping.get(interval.chrom, interval.chrom)
+        length = reference.lengths[chrom]
+        if interval.end > length:
+            raise InputError(
+                f"interval {interval.region} runs past the end of {chrom} ({length:,} bp)",
+                path=path,
+                line=bed.line,
+            )
+        target = centred_window(
+            type(interval)(chrom, interval.start, interval.end, interval.strand),
+            window,
+            flank=options.flank,
+        )
+        sequence, valid = fetch_window(reference, target)
+        yield Window(
+            name=bed.name or f"{chrom}:{interval.start + 1}-{interval.end}",
+            sequence=sequence,
+            valid=np.asarray(valid, dtype=bool),
+            label=bed.label,
+            chrom=chrom,
+            start=target.start,
+            end=target.end,
+            strand=interval.strand,
+            source_length=len(interval),
+        )
+
+
+def load_windows(options: PreprocessOptions) -> _Loaded:
+    """Read every input and cut it into windows of one common length."""
+    windows: list[Window] = []
+    inputs: list[tuple[str, Path]] = []
+    sequence_batches: list[tuple[Path, list[SequenceRecord]]] = []
+    bed_paths: list[Path] = []
+    for path in options.inputs:
+        kind = detect_format(path, options.input_format)
+        if kind == "bed":
+            bed_paths.append(path)
+            inputs.append(("bed", path))
+        else:
+            sequence_batches.append((path, _load_sequences(path, kind, options)))
+            inputs.append((kind, path))
+    if bed_paths and options.reference is not None:
+        inputs.append(("reference", options.reference))
+    if bed_paths and sequence_batches:
+        raise InputError("mixing BED inputs with FASTA/table inputs in one dataset is not supported")
+    if sequence_batches:
+        lengths = [len(r) for _, batch in sequence_batches for r in batch]
+        window = options.window or max(lengths)
+        for _, batch in sequence_batches:
+            windows.extend(record_windows(batch, window=window, stride=options.stride))
+    for path in bed_paths:
+        windows.extend(_bed_windows(path, options))
+    lengths = {len(w.sequence) for w in windows}
+    if len(lengths) > 1:
+        raise InputError(
+            "inputs give windows of different lengths "
+            f"({', '.join(map(str, sorted(lengths)))}); pass --window N"
+        )
+    return _Loaded(windows=windows, inputs=inputs)
+
+
+def _splitter(options: PreprocessOptions) -> Callable[[pd.DataFrame], np.ndarray]:
+    def assign(records: pd.DataFrame) -> np.ndarray:
+        labels = [None if v == "" else v for v in records["label"]]
+        if options.test_chroms:
+            chroms = [c if c != "" else None for c in records["chrom"]]
+            return chromosome_split(
+                chroms,
+                labels,
+                test_chroms=options.test_chroms,
+                val_chroms=options.val_chroms,
+                val_fraction=options.val_fraction,
+                seed=options.seed,
+            )
+        return stratified_split(
+            labels,
+            val_fraction=options.val_fraction,
+            test_fraction=options.test_fraction,
+            seed=options.seed,
+        )
+
+    return assign
+
+
+def preprocess(
+    options: PreprocessOptions,
+    out_dir: Path,
+    *,
+    overwrite: bool = False,
+    progress: Callable[[int, int], Callable[[int], None]] | None = None,
+) -> Dataset:
+    """Build the dataset folder atomically: on any error nothing is left at ``out_dir``.
+
+    ``progress(total, ...)`` may return a callback advanced once per encoded window.
+    """
+    if out_dir.exists() and not overwrite:
+        raise InputError("output folder already exists (use --force to replace it)", path=out_dir)
+    if options.window is not None and options.window <= 0:
+        raise InputError(f"--window must be positive, got {options.window}")
+    encode, _, k = _encoder(options.encoding, options.kmer_stride)
+    loaded = load_windows(options)
+    window = len(loaded.windows[0].sequence) if loaded.windows else 0
+    if window < k:
+        raise InputError(f"window of {window} bases is shorter than k={k}")
+    manifest = {
+        "encoding": options.encoding,
+        "k": k,
+        "kmer_stride": options.kmer_stride,
+        "window_length": window,
+        "flank": options.flank,
+        "tile_stride": options.stride,
+        "split": {
+            "method": "chromosome" if options.test_chroms else "stratified",
+            "seed": options.seed,
+            "val_fraction": options.val_fraction,
+            "test_fraction": None if options.test_chroms else options.test_fraction,
+            "test_chroms": options.test_chroms,
+            "val_chroms": options.val_chroms,
+        },
+    }
+    from dnaseq_cli.encode import token_dtype
+
+    advance = progress(len(loaded.windows)) if progress else None
+    with atomic_directory(out_dir, overwrite=overwrite) as tmp:
+        write_dataset(
+            loaded.windows,
+            tmp,
+            encode=encode,
+            token_length=token_length(window, k, options.kmer_stride),
+            token_dtype=np.dtype(token_dtype(options.encoding)),
+            assign_splits=_splitter(options),
+            manifest=manifest,
+            inputs=loaded.inputs,
+            progress=advance,
+        )
+    from dnaseq_cli.data.dataset import load_dataset
+
+    return load_dataset(out_dir)
