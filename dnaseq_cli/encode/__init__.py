@@ -1,0 +1,172 @@
+"""Encodings of DNA sequences: char tokens, k-mer tokens, one-hot, graphs, and their reverse
+complements.
+
+``encode(seq, name)`` is the single entry point preprocess uses; ``token_dtype(name)`` is the dtype
+of the token array stored for that encoding. The graph module (torch-geometric) is imported on first
+use so that the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dnaseq_cli.encode.onehot import ids_from_one_hot, one_hot, one_hot_from_ids
+from dnaseq_cli.encode.reverse_complement import (
+    rc_char_ids,
+    rc_encode_kmers,
+    rc_kmer_ids,
+    rc_one_hot,
+    reverse_complement,
+)
+from dnaseq_cli.encode.tokens import (
+    SequenceLike,
+    decode_chars,
+    decode_kmers,
+    encode_batch_chars,
+    encode_batch_kmers,
+    encode_chars,
+    encode_kmers,
+    num_kmer_tokens,
+)
+from dnaseq_cli.encode.vocab import (
+    CHAR_COMPLEMENT_IDS,
+    CHAR_VOCAB,
+    CHAR_VOCAB_SIZE,
+    CLS_ID,
+    MASK_ID,
+    N_ID,
+    PAD_ID,
+    SEP_ID,
+    UNK_ID,
+    KmerVocab,
+)
+from dnaseq_cli.errors import InputError
+
+_GRAPH_NAMES = ("sequence_graph", "graph_from_tokens", "rc_graph", "batch_graphs")
+GRAPH_K = 3
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """What an encoding name means: kind, k, the token array stored for it, vocabulary size."""
+
+    name: str
+    kind: str  # "char" | "kmer" | "onehot" | "graph"
+    k: int
+    tokens: str  # the token encoding whose ids preprocess stores ("onehot" stores char ids)
+    vocab_size: int
+    description: str
+
+    @property
+    def token_dtype(self) -> np.dtype:
+        """uint8 for char and k <= 3 k-mer tokens, uint16 beyond."""
+        return np.dtype(np.uint8) if self.k <= 3 else np.dtype(np.uint16)
+
+
+ENCODINGS: dict[str, Encoding] = {
+    "char": Encoding(
+        "char", "char", 1, "char", CHAR_VOCAB_SIZE, "single-nucleotide (Caduceus) ids"
+    ),
+    **{
+        f"kmer{k}": Encoding(
+            f"kmer{k}", "kmer", k, f"kmer{k}", KmerVocab(k).size, f"overlapping {k}-mer ids"
+        )
+        for k in range(1, 7)
+    },
+    "onehot": Encoding("onehot", "onehot", 1, "char", 4, "float32 [L, 4] one-hot, ACGT"),
+    "graph": Encoding(
+        "graph",
+        "graph",
+        GRAPH_K,
+        f"kmer{GRAPH_K}",
+        KmerVocab(GRAPH_K).size,
+        f"{GRAPH_K}-mer nodes, adjacency + de Bruijn overlap edges",
+    ),
+}
+
+
+def get_encoding(name: str) -> Encoding:
+    """Look an encoding up by name; an unknown name is a usage error (exit 2)."""
+    try:
+        return ENCODINGS[name]
+    except KeyError:
+        raise InputError(f"unknown encoding {name!r}; choose from {', '.join(ENCODINGS)}") from None
+
+
+def token_dtype(name: str) -> np.dtype:
+    """Dtype of the stored token ids: uint8 for char, kmer1-3, onehot, graph; uint16 for kmer4-6."""
+    return get_encoding(name).token_dtype
+
+
+def encode(seq: SequenceLike, name: str, *, stride: int | None = None) -> Any:
+    """Encode one sequence by encoding name.
+
+    char / kmerK: token ids in :func:`token_dtype` (``stride`` applies to k-mers); onehot: float32
+    ``[L, 4]``; graph: a torch-geometric ``Data`` over 3-mer nodes.
+    """
+    enc = get_encoding(name)
+    if enc.kind == "char":
+        return encode_chars(seq, dtype=enc.token_dtype)
+    if enc.kind == "kmer":
+        return encode_kmers(seq, enc.k, stride=stride, dtype=enc.token_dtype)
+    if enc.kind == "onehot":
+        return one_hot(seq)
+    from dnaseq_cli.encode.graph import sequence_graph
+
+    return sequence_graph(seq, enc.k, stride=1 if stride is None else stride)
+
+
+def encode_tokens(seq: SequenceLike, name: str, *, stride: int | None = None) -> np.ndarray:
+    """The compact token array preprocess stores for ``name`` (char ids for onehot, k-mer ids for
+    graph); expand later with ``one_hot_from_ids`` / ``graph_from_tokens``."""
+    return encode(seq, get_encoding(name).tokens, stride=stride)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _GRAPH_NAMES:
+        from dnaseq_cli.encode import graph
+
+        return getattr(graph, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "CHAR_COMPLEMENT_IDS",
+    "CHAR_VOCAB",
+    "CHAR_VOCAB_SIZE",
+    "CLS_ID",
+    "ENCODINGS",
+    "Encoding",
+    "KmerVocab",
+    "MASK_ID",
+    "N_ID",
+    "PAD_ID",
+    "SEP_ID",
+    "UNK_ID",
+    "batch_graphs",
+    "decode_chars",
+    "decode_kmers",
+    "encode",
+    "encode_batch_chars",
+    "encode_batch_kmers",
+    "encode_chars",
+    "encode_kmers",
+    "encode_tokens",
+    "get_encoding",
+    "graph_from_tokens",
+    "ids_from_one_hot",
+    "num_kmer_tokens",
+    "one_hot",
+    "one_hot_from_ids",
+    "rc_char_ids",
+    "rc_encode_kmers",
+    "rc_graph",
+    "rc_kmer_ids",
+    "rc_one_hot",
+    "reverse_complement",
+    "sequence_graph",
+    "token_dtype",
+]

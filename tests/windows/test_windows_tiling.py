@@ -1,0 +1,64 @@
+"""Tiling covers every base, keeps one window length, and pads only the last window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dnaseq_cli.records import Interval
+from dnaseq_cli.windows import tile, tile_array, tile_interval, tile_sequence
+
+
+@settings(deadline=None, max_examples=80)
+@given(st.integers(0, 300), st.integers(1, 40), st.data())
+def test_tiling_covers_every_base(length: int, window: int, data: st.DataObject) -> None:
+    stride = data.draw(st.integers(1, window))
+    tiling = tile(length, window, stride)
+    if length == 0:
+        assert len(tiling) == 0
+        return
+    assert (tiling.ends - tiling.starts == window).all()
+    assert tiling.starts[0] == 0 and (np.diff(tiling.starts) == stride).all()
+    covered = np.zeros(length, int)
+    for start, end in tiling:
+        covered[start : min(end, length)] += 1
+    assert (covered > 0).all()
+    assert tiling.ends[-1] >= length and (len(tiling) == 1 or tiling.ends[-2] < length)
+    assert tiling.padded.sum() <= 1 and tiling.padded[-1] == (tiling.ends[-1] > length)
+    assert (tiling.valid_lengths == np.minimum(tiling.ends, length) - tiling.starts).all()
+
+
+def test_tile_examples() -> None:
+    assert list(tile(10, 4, 3)) == [(0, 4), (3, 7), (6, 10)]
+    t = tile("ACGTACGTACG", 4, 4)
+    assert list(t) == [(0, 4), (4, 8), (8, 12)] and t.padded.tolist() == [False, False, True]
+    assert t.bounds.tolist() == [[0, 4], [4, 8], [8, 12]]
+    assert list(tile(3, 5, 2)) == [(0, 5)]
+    for window, stride in ((0, 1), (4, 0), (4, 5)):
+        with pytest.raises(ValueError):
+            tile(10, window, stride)
+    with pytest.raises(ValueError):
+        tile(-1, 4, 2)
+
+
+def test_tile_sequence_and_array() -> None:
+    tiles, mask = tile_sequence("ACGTACGTACG", 4, 4)
+    assert tiles == ["ACGT", "ACGT", "ACGN"]
+    assert mask.tolist()[-1] == [True, True, True, False] and mask[:2].all()
+    ids = np.arange(11, dtype=np.uint8) + 1
+    arr, amask = tile_array(ids, 4, 4, pad_value=0)
+    assert arr.dtype == np.uint8 and arr[-1].tolist() == [9, 10, 11, 0]
+    assert np.array_equal(amask, mask)
+    assert tile_sequence("", 4, 2)[0] == [] and tile_array(ids[:0], 4, 2)[0].shape == (0, 4)
+
+
+def test_tile_interval_strands() -> None:
+    plus = tile_interval(Interval("c", 100, 110), 4, 3)
+    assert [(w.start, w.end) for w in plus] == [(100, 104), (103, 107), (106, 110)]
+    assert all(w.strand == "+" for w in plus)
+    minus = tile_interval(Interval("c", 100, 111, "-"), 4, 4)
+    assert [(w.start, w.end) for w in minus] == [(107, 111), (103, 107), (99, 103)]
+    near_start = tile_interval(Interval("c", 0, 5, "-"), 4, 4)
+    assert [(w.start, w.end) for w in near_start] == [(1, 5), (-3, 1)]  # fetch_window pads it
