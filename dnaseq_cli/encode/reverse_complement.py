@@ -14,19 +14,15 @@ import numpy as np
 
 from dnaseq_cli.encode.tokens import SequenceLike, encode_kmers
 from dnaseq_cli.encode.vocab import CHAR_COMPLEMENT_IDS, KmerVocab
-
-_FROM = "ACGTUNRYKMSWBDHV"
-_TO = "TGCAANYRMKSWVHDB"
-_STR_COMPLEMENT = str.maketrans(_FROM + _FROM.lower(), _TO + _TO.lower())
-_BYTES_COMPLEMENT = bytes.maketrans((_FROM + _FROM.lower()).encode(), (_TO + _TO.lower()).encode())
+from dnaseq_cli.io.sequence_utils import reverse_complement as rc_str
+from dnaseq_cli.io.sequence_utils import reverse_complement_bytes
 
 
 def reverse_complement(seq: str | bytes) -> str | bytes:
-    """Reverse complement keeping case; IUPAC codes map to their complements (R<->Y, K<->M, B<->V,
-    D<->H; S, W, N to themselves), U to A, anything else is kept as is."""
+    """Reverse complement keeping case and IUPAC codes (the readers' implementation)."""
     if isinstance(seq, str):
-        return seq.translate(_STR_COMPLEMENT)[::-1]
-    return bytes(seq).translate(_BYTES_COMPLEMENT)[::-1]
+        return rc_str(seq)
+    return reverse_complement_bytes(bytes(seq))
 
 
 def _is_torch(x: Any) -> bool:
