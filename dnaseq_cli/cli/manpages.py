@@ -82,8 +82,12 @@ def render_page(prog: str, command, subcommands: dict | None = None) -> str:
     if subcommands:
         lines.append(".SH COMMANDS")
         for name, sub in subcommands.items():
-            lines += [".TP", f"\\fB{name}\\fR", _escape(_plain(sub.help).split("\n")[0]),
-                      f"See \\fBdnaseq\\-{name}\\fR(1)."]
+            lines += [
+                ".TP",
+                f"\\fB{name}\\fR",
+                _escape(_plain(sub.help).split("\n")[0]),
+                f"See \\fBdnaseq\\-{name}\\fR(1).",
+            ]
         lines += [
             ".SH EXIT STATUS",
             "0 on success, 1 on a runtime failure, 2 on bad usage or bad input (the message names the "

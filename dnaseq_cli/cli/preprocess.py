@@ -32,7 +32,9 @@ def preprocess(
         "--label-column",
         help="Label source: table column name; for BED 'name', 'score' or a 1-based column number.",
     ),
-    label: str | None = typer.Option(None, "--label", help="Give every record this constant label."),
+    label: str | None = typer.Option(
+        None, "--label", help="Give every record this constant label."
+    ),
     sequence_column: str | None = typer.Option(
         None, "--sequence-column", help="Table column with sequences (default: sequence/seq)."
     ),
@@ -47,7 +49,9 @@ def preprocess(
     encoding: str = typer.Option(
         "char", "--encoding", "-e", help=f"Token encoding: {', '.join(ENCODING_CHOICES)}."
     ),
-    kmer_stride: int = typer.Option(1, "--kmer-stride", help="1 = overlapping k-mers, k = disjoint."),
+    kmer_stride: int = typer.Option(
+        1, "--kmer-stride", help="1 = overlapping k-mers, k = disjoint."
+    ),
     val_fraction: float = typer.Option(0.1, "--val-fraction", help="Validation fraction."),
     test_fraction: float = typer.Option(0.1, "--test-fraction", help="Test fraction."),
     test_chroms: str | None = typer.Option(

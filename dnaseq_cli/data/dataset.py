@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dnaseq_cli import __version__
-from dnaseq_cli.data.inputs import Window
+from dnaseq_cli.data.inputs import SequenceWindow
 from dnaseq_cli.errors import InputError
 
 FORMAT_VERSION = 1
@@ -82,7 +82,9 @@ def _class_key(label: object, numeric: bool) -> str:
 
 def _write_npy_header(handle: BinaryIO, dtype: np.dtype, shape: tuple[int, ...]) -> None:
     """A fixed-size .npy v1 header, so it can be rewritten once the row count is known."""
-    body = repr({"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape})
+    body = repr(
+        {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+    )
     magic = b"\x93NUMPY\x01\x00"
     pad = _NPY_HEADER_BYTES - len(magic) - 2 - len(body) - 1
     header = body + " " * pad + "\n"
@@ -90,10 +92,10 @@ def _write_npy_header(handle: BinaryIO, dtype: np.dtype, shape: tuple[int, ...])
 
 
 def write_dataset(
-    windows: Iterable[Window],
+    windows: Iterable[SequenceWindow],
     out_dir: Path,
     *,
-    encode: Callable[[Window], np.ndarray],
+    encode: Callable[[SequenceWindow], np.ndarray],
     token_length: int,
     token_dtype: np.dtype,
     assign_splits: Callable[[pd.DataFrame], np.ndarray],
@@ -142,9 +144,10 @@ def write_dataset(
 
     records = pd.DataFrame(rows)
     task, classes = infer_task(window_label for window_label in records["label"].replace("", None))
-    numeric = task != "unlabelled" and pd.to_numeric(
-        records["label"].replace("", np.nan), errors="coerce"
-    ).notna().all()
+    numeric = (
+        task != "unlabelled"
+        and pd.to_numeric(records["label"].replace("", np.nan), errors="coerce").notna().all()
+    )
     if task in ("binary", "multiclass"):
         index = {name: i for i, name in enumerate(classes)}
         records["label_index"] = [
@@ -199,7 +202,9 @@ def load_dataset(path: str | Path) -> Dataset:
             f"dataset format version {version} is not supported (expected {FORMAT_VERSION})",
             path=manifest_path,
         )
-    records = pd.read_csv(folder / RECORDS_FILE, sep="\t", dtype={"label": str}, keep_default_na=False)
+    records = pd.read_csv(
+        folder / RECORDS_FILE, sep="\t", dtype={"label": str}, keep_default_na=False
+    )
     tokens = np.load(folder / TOKENS_FILE, mmap_mode="r")
     if tokens.shape[0] != len(records):
         raise InputError(

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.records import Interval, SequenceRecord
+from dnaseq_cli.records import SequenceRecord
 
 INPUT_FORMATS = ("auto", "fasta", "table", "bed")
 _FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".ffn", ".seq")
@@ -22,7 +22,7 @@ _BED_SUFFIXES = (".bed",)
 
 
 @dataclass
-class Window:
+class SequenceWindow:
     """One model input: a fixed-length sequence, where it came from, and which bases are real."""
 
     name: str
@@ -44,7 +44,9 @@ def detect_format(path: str | Path, declared: str = "auto") -> str:
     """Decide the input kind from ``--format`` or the file name (compression suffixes ignored)."""
     if declared != "auto":
         if declared not in INPUT_FORMATS:
-            raise InputError(f"unknown --format {declared!r}; choose from {', '.join(INPUT_FORMATS)}")
+            raise InputError(
+                f"unknown --format {declared!r}; choose from {', '.join(INPUT_FORMATS)}"
+            )
         return declared
     name = str(path).lower()
     for suffix in (".gz", ".bgz", ".bgzf"):
@@ -66,7 +68,7 @@ def record_windows(
     *,
     window: int,
     stride: int | None = None,
-) -> Iterator[Window]:
+) -> Iterator[SequenceWindow]:
     """Cut sequence records into windows: shorter ones padded at the end, longer ones tiled.
 
     A record longer than ``window`` yields tiles ``name:start-end`` (1-based closed, like samtools) every
@@ -79,7 +81,7 @@ def record_windows(
         if length <= window:
             valid = np.zeros(window, dtype=bool)
             valid[:length] = True
-            yield Window(
+            yield SequenceWindow(
                 name=record.name,
                 sequence=seq + "N" * (window - length),
                 valid=valid,
@@ -91,7 +93,7 @@ def record_windows(
         if starts[-1] != length - window:
             starts.append(length - window)
         for start in starts:
-            yield Window(
+            yield SequenceWindow(
                 name=f"{record.name}:{start + 1}-{start + window}",
                 sequence=seq[start : start + window],
                 valid=np.ones(window, dtype=bool),

@@ -12,7 +12,7 @@ import pandas as pd
 
 from dnaseq_cli.atomic import atomic_directory
 from dnaseq_cli.data.dataset import Dataset, write_dataset
-from dnaseq_cli.data.inputs import Window, detect_format, record_windows
+from dnaseq_cli.data.inputs import SequenceWindow, detect_format, record_windows
 from dnaseq_cli.data.splits import chromosome_split, stratified_split
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.records import SequenceRecord
@@ -47,18 +47,20 @@ class PreprocessOptions:
 
 @dataclass
 class _Loaded:
-    windows: list[Window]
+    windows: list[SequenceWindow]
     inputs: list[tuple[str, Path]]
 
 
-def _encoder(encoding: str, kmer_stride: int) -> tuple[Callable[[Window], np.ndarray], int, int]:
+def _encoder(
+    encoding: str, kmer_stride: int
+) -> tuple[Callable[[SequenceWindow], np.ndarray], int, int]:
     """Return (encode function, token length for a window length of 1, k) for an encoding name."""
     from dnaseq_cli.encode.tokens import encode_chars, encode_kmers
     from dnaseq_cli.encode.vocab import PAD_ID, KmerVocab
 
     if encoding == "char":
 
-        def encode_char(window: Window) -> np.ndarray:
+        def encode_char(window: SequenceWindow) -> np.ndarray:
             ids = encode_chars(window.sequence)
             ids[~window.valid] = PAD_ID
             return ids
@@ -66,13 +68,15 @@ def _encoder(encoding: str, kmer_stride: int) -> tuple[Callable[[Window], np.nda
         return encode_char, 1, 1
     match = _KMER_ENCODING.match(encoding)
     if not match:
-        raise InputError(f"unknown --encoding {encoding!r}; choose from {', '.join(ENCODING_CHOICES)}")
+        raise InputError(
+            f"unknown --encoding {encoding!r}; choose from {', '.join(ENCODING_CHOICES)}"
+        )
     k = int(match.group(1))
     if kmer_stride not in (1, k):
         raise InputError(f"--kmer-stride must be 1 (overlapping) or {k} (non-overlapping)")
-    pad = KmerVocab(k).pad_id if hasattr(KmerVocab(k), "pad_id") else 0
+    pad = KmerVocab(k).pad_id
 
-    def encode_kmer(window: Window) -> np.ndarray:
+    def encode_kmer(window: SequenceWindow) -> np.ndarray:
         ids = encode_kmers(window.sequence, k, stride=kmer_stride)
         if not window.valid.all():
             invalid = np.lib.stride_tricks.sliding_window_view(~window.valid, k)[::kmer_stride]
@@ -108,7 +112,7 @@ def _load_sequences(path: Path, kind: str, options: PreprocessOptions) -> list[S
     return records
 
 
-def _bed_windows(path: Path, options: PreprocessOptions) -> Iterator[Window]:
+def _bed_windows(path: Path, options: PreprocessOptions) -> Iterator[SequenceWindow]:
     from dnaseq_cli.io.bed import read_bed
     from dnaseq_cli.io.contigs import check_naming
     from dnaseq_cli.io.fasta import FastaReference
@@ -143,7 +147,7 @@ def _bed_windows(path: Path, options: PreprocessOptions) -> Iterator[Window]:
             flank=options.flank,
         )
         sequence, valid = fetch_window(reference, target)
-        yield Window(
+        yield SequenceWindow(
             name=bed.name or f"{chrom}:{interval.start + 1}-{interval.end}",
             sequence=sequence,
             valid=np.asarray(valid, dtype=bool),
@@ -158,7 +162,7 @@ def _bed_windows(path: Path, options: PreprocessOptions) -> Iterator[Window]:
 
 def load_windows(options: PreprocessOptions) -> _Loaded:
     """Read every input and cut it into windows of one common length."""
-    windows: list[Window] = []
+    windows: list[SequenceWindow] = []
     inputs: list[tuple[str, Path]] = []
     sequence_batches: list[tuple[Path, list[SequenceRecord]]] = []
     bed_paths: list[Path] = []
@@ -173,7 +177,9 @@ def load_windows(options: PreprocessOptions) -> _Loaded:
     if bed_paths and options.reference is not None:
         inputs.append(("reference", options.reference))
     if bed_paths and sequence_batches:
-        raise InputError("mixing BED inputs with FASTA/table inputs in one dataset is not supported")
+        raise InputError(
+            "mixing BED inputs with FASTA/table inputs in one dataset is not supported"
+        )
     if sequence_batches:
         lengths = [len(r) for _, batch in sequence_batches for r in batch]
         window = options.window or max(lengths)

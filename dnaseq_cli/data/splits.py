@@ -56,7 +56,9 @@ def chromosome_split(
     """Hold out whole chromosomes for test (and validation, if named; otherwise a stratified fraction
     of the remaining rows)."""
     if any(chrom is None for chrom in chroms):
-        raise InputError("--test-chroms needs genomic coordinates (BED input); these records have none")
+        raise InputError(
+            "--test-chroms needs genomic coordinates (BED input); these records have none"
+        )
     overlap = set(test_chroms) & set(val_chroms)
     if overlap:
         raise InputError(f"chromosomes in both --test-chroms and --val-chroms: {sorted(overlap)}")

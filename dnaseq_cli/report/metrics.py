@@ -90,8 +90,12 @@ def matthews_corrcoef(matrix: np.ndarray) -> float:
 
 
 def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    return np.divide(numerator, denominator, out=np.zeros_like(numerator, dtype=np.float64),
-                     where=denominator > 0)
+    return np.divide(
+        numerator,
+        denominator,
+        out=np.zeros_like(numerator, dtype=np.float64),
+        where=denominator > 0,
+    )
 
 
 def classification_metrics(
@@ -136,9 +140,11 @@ def classification_metrics(
         per_class_auroc = [auroc(y_true == c, probabilities[:, c]) for c in range(n_classes)]
         per_class_auprc = [auprc(y_true == c, probabilities[:, c]) for c in range(n_classes)]
         result.update(
-            auroc=float(np.nanmean(per_class_auroc)) if not np.all(np.isnan(per_class_auroc))
+            auroc=float(np.nanmean(per_class_auroc))
+            if not np.all(np.isnan(per_class_auroc))
             else float("nan"),
-            auprc=float(np.nanmean(per_class_auprc)) if not np.all(np.isnan(per_class_auprc))
+            auprc=float(np.nanmean(per_class_auprc))
+            if not np.all(np.isnan(per_class_auprc))
             else float("nan"),
         )
     return result

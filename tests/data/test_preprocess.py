@@ -37,8 +37,12 @@ def test_table_input_gives_stratified_dataset(tmp_path):
 
 
 def test_fasta_and_table_give_the_same_tokens(tmp_path):
-    from_table = preprocess(PreprocessOptions(inputs=[EXAMPLES / "enhancers_cohn.tsv"]), tmp_path / "t")
-    from_fasta = preprocess(PreprocessOptions(inputs=[EXAMPLES / "enhancers_cohn.fa"]), tmp_path / "f")
+    from_table = preprocess(
+        PreprocessOptions(inputs=[EXAMPLES / "enhancers_cohn.tsv"]), tmp_path / "t"
+    )
+    from_fasta = preprocess(
+        PreprocessOptions(inputs=[EXAMPLES / "enhancers_cohn.fa"]), tmp_path / "f"
+    )
     assert (from_fasta.records["label"] == from_table.records["label"]).all()
     assert np.array_equal(np.asarray(from_fasta.tokens), np.asarray(from_table.tokens))
     assert (from_fasta.records["split"] == from_table.records["split"]).all()
@@ -93,8 +97,14 @@ def test_window_padding_off_the_contig_start_is_masked(tmp_path):
     bed.write_text("chr2\t0\t10\tedge\t0\t+\n")
     reference = EXAMPLES / "hg38_chr2_1-400000.fa.gz"
     dataset = preprocess(
-        PreprocessOptions(inputs=[bed], reference=reference, window=100, label="1", val_fraction=0,
-                          test_fraction=0),
+        PreprocessOptions(
+            inputs=[bed],
+            reference=reference,
+            window=100,
+            label="1",
+            val_fraction=0,
+            test_fraction=0,
+        ),
         tmp_path / "edge",
     )
     tokens = np.asarray(dataset.tokens[0])
@@ -107,7 +117,9 @@ def test_existing_output_needs_force(tmp_path):
     preprocess(PreprocessOptions(inputs=[EXAMPLES / "enhancers_cohn.tsv"]), out)
     with pytest.raises(InputError, match="--force"):
         preprocess(PreprocessOptions(inputs=[EXAMPLES / "enhancers_cohn.tsv"]), out)
-    preprocess(PreprocessOptions(inputs=[EXAMPLES / "enhancers_cohn.tsv"], seed=9), out, overwrite=True)
+    preprocess(
+        PreprocessOptions(inputs=[EXAMPLES / "enhancers_cohn.tsv"], seed=9), out, overwrite=True
+    )
     assert json.loads((out / "manifest.json").read_text())["split"]["seed"] == 9
 
 
@@ -125,8 +137,17 @@ def test_cli_preprocess_table_and_bed(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "300 windows of 500 bp" in result.stderr
     result = run_cli(
-        "preprocess", EXAMPLES / "hg38_chr2_enhancers.bed", "-r", EXAMPLES / "hg38_chr2_1-400000.fa.gz",
-        "--label-column", "7", "-w", "500", "-o", tmp_path / "b", "--quiet",
+        "preprocess",
+        EXAMPLES / "hg38_chr2_enhancers.bed",
+        "-r",
+        EXAMPLES / "hg38_chr2_1-400000.fa.gz",
+        "--label-column",
+        "7",
+        "-w",
+        "500",
+        "-o",
+        tmp_path / "b",
+        "--quiet",
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""

@@ -48,8 +48,11 @@ def test_multiclass_metrics_match_sklearn():
     assert got["f1_macro"] == pytest.approx(skm.f1_score(y, pred, average="macro"))
     assert got["mcc"] == pytest.approx(skm.matthews_corrcoef(y, pred))
     assert got["auroc"] == pytest.approx(skm.roc_auc_score(y, probabilities, multi_class="ovr"))
-    assert got["support"] == {"a": int((y == 0).sum()), "b": int((y == 1).sum()),
-                              "c": int((y == 2).sum())}
+    assert got["support"] == {
+        "a": int((y == 0).sum()),
+        "b": int((y == 1).sum()),
+        "c": int((y == 2).sum()),
+    }
 
 
 def test_degenerate_inputs():

@@ -1,0 +1,91 @@
+"""CNN baseline in the style of the Genomic Benchmarks CNN (Gresova et al. 2023).
+
+Char embedding, then ``n_layers`` x (Conv1d ``kernel_size`` -> BatchNorm -> ReLU -> MaxPool 2).
+Padding is respected exactly in eval mode: padded positions are zeroed before every convolution
+(so they look like the convolution's own zero padding) and excluded from max pooling
+(``ceil_mode``, so a trailing odd position forms its own window whatever padding follows). In train
+mode BatchNorm statistics include padded positions, as in the original baseline.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dnaseq_cli.encode.vocab import PAD_ID as CHAR_PAD_ID
+
+CHAR_EMBED_ROWS = 16  # char vocab (12) padded to 16 rows, as elsewhere in the project
+
+
+def pool_mask(mask: Tensor, factor: int) -> Tensor:
+    """Validity of ``ceil_mode`` pooled windows: a window is valid if any position in it is."""
+    if factor == 1:
+        return mask
+    return F.max_pool1d(mask[:, None].float(), factor, factor, ceil_mode=True)[:, 0].bool()
+
+
+def masked_max_pool(x: Tensor, mask: Tensor, factor: int) -> tuple[Tensor, Tensor]:
+    """Max pool ``x [B, C, L]`` by ``factor`` ignoring invalid positions; pooled invalid -> 0."""
+    if factor == 1:
+        return x, mask
+    x = x.masked_fill(~mask[:, None], float("-inf"))
+    pooled = F.max_pool1d(x, factor, factor, ceil_mode=True)
+    new_mask = pool_mask(mask, factor)
+    return pooled.masked_fill(~new_mask[:, None], 0.0), new_mask
+
+
+class CNNBaseline(nn.Module):
+    """Genomic-Benchmarks-style CNN over chars: ``[B, ceil(L / pool**n_layers), n_filters]``."""
+
+    encoding: ClassVar[str] = "char"
+
+    def __init__(
+        self,
+        embed_dim: int = 16,
+        n_filters: int = 16,
+        kernel_size: int = 8,
+        n_layers: int = 3,
+        pool: int = 2,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self._config = dict(
+            embed_dim=embed_dim,
+            n_filters=n_filters,
+            kernel_size=kernel_size,
+            n_layers=n_layers,
+            pool=pool,
+            dropout=dropout,
+        )
+        self.pool = pool
+        self.same = ((kernel_size - 1) // 2, kernel_size // 2)  # "same" padding, even k too
+        self.d_output = n_filters
+        self.embed = nn.Embedding(CHAR_EMBED_ROWS, embed_dim)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(embed_dim if i == 0 else n_filters, n_filters, kernel_size)
+            for i in range(n_layers)
+        )
+        self.norms = nn.ModuleList(nn.BatchNorm1d(n_filters) for _ in range(n_layers))
+        self.dropout = nn.Dropout(dropout)
+
+    def config(self) -> dict[str, Any]:
+        return dict(self._config)
+
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        mask = input_ids != CHAR_PAD_ID if attention_mask is None else attention_mask.bool()
+        if input_ids.shape[1] == 0:  # convolutions need one position; it stays masked
+            input_ids, mask = F.pad(input_ids, (0, 1), value=CHAR_PAD_ID), F.pad(mask, (0, 1))
+        x = self.embed(input_ids.long()).transpose(1, 2)  # [B, C, L]
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            x = x.masked_fill(~mask[:, None], 0.0)
+            x = F.relu(norm(conv(F.pad(x, self.same))))
+            x, mask = masked_max_pool(x, mask, self.pool)
+            x = self.dropout(x)
+        return x.transpose(1, 2), mask
+
+
+__all__ = ["CNNBaseline", "masked_max_pool", "pool_mask"]

@@ -1,0 +1,223 @@
+"""GNN+Attention backbone: a k-mer sequence graph built inside ``forward``, GPS-style layers.
+
+Graph (built on the tensor from a right-padded batch of overlapping k-mer ids, no Python loop over
+sequences; same edge set as :func:`dnaseq_cli.encode.graph.graph_from_tokens`):
+
+* nodes: the valid tokens of each row, features = token embedding + sinusoidal position encoding;
+* edges, typed (an edge-type embedding is the edge feature): 0 forward adjacency ``i -> i+1``,
+  1 backward ``i+1 -> i``, 2 k-mer overlap (de Bruijn) ``i -> j`` for ``0 < |j - i| <=
+  overlap_window``, ``j != i + 1``, when the (k-1)-suffix of token i equals the (k-1)-prefix of
+  token j (known k-mers only), 3 self loops (added per layer input so attention-based message
+  passing sees the node itself);
+* the rows form one disjoint-union graph (node ids offset by the number of valid tokens before).
+
+Each layer (GPS, Rampasek et al. 2022, pre-LN): ``h = x + MP(LN x) + Attn(LN x)``, ``x = h +
+FFN(LN h)`` where MP is ``GATv2Conv`` (or ``GINEConv``) with edge features and Attn is multi-head
+attention over each graph's nodes (dense per row, key padding mask).
+
+Memory: global attention is O(nodes^2) per graph: fine up to a few thousand tokens (4k tokens, 4
+heads: ~256 MB of scores per layer in float32 without a fused kernel). For longer inputs use
+``attention_window=w`` (block-local attention, O(nodes * 3w)) or ``global_attention=False`` (message
+passing only); the graph itself is O(nodes * overlap_window).
+
+Reverse complement: not equivariant by construction; wrap in
+:class:`dnaseq_cli.models.rc.RCAveragedClassifier`, which averages the graphs of both strands.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import GATv2Conv, GINEConv
+
+from dnaseq_cli.encode.vocab import KMER_OFFSET, KMER_PAD_ID
+from dnaseq_cli.models.hybrid import SelfAttention, sinusoidal
+
+EDGE_FORWARD, EDGE_BACKWARD, EDGE_OVERLAP, EDGE_SELF = 0, 1, 2, 3
+NUM_EDGE_TYPES = 4
+EDGE_DIM = 16  # width of the edge-type embedding: 4 types need few dims, and E x D is costly
+
+
+def kmer_graph(
+    input_ids: Tensor, mask: Tensor, k: int, overlap_window: int = 16, overlap_edges: bool = True
+) -> tuple[Tensor, Tensor]:
+    """Edges of the disjoint-union graph of a padded k-mer batch.
+
+    Node ``n`` is the n-th ``True`` of ``mask`` in row-major order. Returns ``edge_index [2, E]``
+    and ``edge_type [E]`` (types 0-2, no self loops).
+    """
+    b, length = input_ids.shape
+    node = (mask.reshape(-1).long().cumsum(0) - 1).view(b, length)
+    ids = input_ids.long()
+    known = mask & (ids >= KMER_OFFSET)
+    value = ids - KMER_OFFSET
+    suffix = value & (4 ** (k - 1) - 1)
+    prefix = value >> 2
+    srcs, dsts, types = [], [], []
+
+    def add(d: int, ok: Tensor, kind: int, reverse: bool = False) -> None:
+        """Edges i -> i + d (``reverse``: i + d -> i) where ``ok [B, L - |d|]`` holds."""
+        lo = node[:, : length - d] if d > 0 else node[:, -d:]
+        hi = node[:, d:] if d > 0 else node[:, : length + d]
+        s, t = (hi[ok], lo[ok]) if reverse else (lo[ok], hi[ok])
+        srcs.append(s)
+        dsts.append(t)
+        types.append(torch.full_like(s, kind))
+
+    if length > 1:
+        both = mask[:, :-1] & mask[:, 1:]
+        add(1, both, EDGE_FORWARD)
+        add(1, both, EDGE_BACKWARD, reverse=True)
+    if overlap_edges:
+        for d in range(-overlap_window, overlap_window + 1):
+            if d in (0, 1) or abs(d) >= length:
+                continue
+            if d > 0:
+                ok = known[:, :-d] & known[:, d:] & (suffix[:, :-d] == prefix[:, d:])
+            else:  # i at column c - d (> c), j at column c
+                ok = known[:, -d:] & known[:, :d] & (suffix[:, -d:] == prefix[:, :d])
+            add(d, ok, EDGE_OVERLAP)
+    if not srcs:
+        empty = input_ids.new_zeros(0, dtype=torch.long)
+        return torch.stack([empty, empty]), empty
+    return torch.stack([torch.cat(srcs), torch.cat(dsts)]), torch.cat(types)
+
+
+class GPSLayer(nn.Module):
+    """Local message passing + global attention + FFN, pre-LN residual (GPS layer)."""
+
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        local_layer: str,
+        global_attention: bool,
+        attention_window: int | None,
+        ff_mult: int,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d_model)
+        if local_layer == "gatv2":
+            self.local: nn.Module = GATv2Conv(
+                d_model, d_model // n_heads, heads=n_heads, edge_dim=EDGE_DIM,
+                add_self_loops=False, dropout=dropout,
+            )  # fmt: skip
+        elif local_layer == "gine":
+            mlp = nn.Sequential(
+                nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, d_model)
+            )
+            self.local = GINEConv(mlp, train_eps=True, edge_dim=EDGE_DIM)
+        else:
+            raise ValueError(f"local_layer must be 'gatv2' or 'gine', got {local_layer!r}")
+        self.attn = (
+            SelfAttention(d_model, n_heads, dropout, window=attention_window)
+            if global_attention
+            else None
+        )
+        self.norm2 = nn.LayerNorm(d_model)
+        self.ff = nn.Sequential(
+            nn.Linear(d_model, ff_mult * d_model),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(ff_mult * d_model, d_model),
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, mask: Tensor) -> Tensor:
+        xn = self.norm1(x)
+        h = x + self.drop(self.local(xn, edge_index, edge_attr))
+        if self.attn is not None:
+            dense = xn.new_zeros(*mask.shape, xn.shape[-1])
+            dense[mask] = xn
+            h = h + self.drop(self.attn(dense, mask)[mask])
+        return h + self.drop(self.ff(self.norm2(h)))
+
+
+class GNNAttentionBackbone(nn.Module):
+    """GPS-style graph transformer over k-mer sequence graphs; returns node states ``[B, L, D]``.
+
+    ``encoding`` is ``"kmer{k}"`` (``"kmer3"`` for the default ``k=3``).
+    """
+
+    encoding: ClassVar[str] = "kmer3"
+
+    def __init__(
+        self,
+        k: int = 3,
+        d_model: int = 128,
+        n_layers: int = 4,
+        n_heads: int = 4,
+        overlap_window: int = 16,
+        overlap_edges: bool = True,
+        local_layer: str = "gatv2",
+        global_attention: bool = True,
+        attention_window: int | None = None,
+        ff_mult: int = 2,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if not 1 <= k <= 8:
+            raise ValueError(f"k must lie in 1..8, got {k}")
+        if d_model % n_heads:
+            raise ValueError(f"d_model {d_model} must be divisible by n_heads {n_heads}")
+        self._config = dict(
+            k=k,
+            d_model=d_model,
+            n_layers=n_layers,
+            n_heads=n_heads,
+            overlap_window=overlap_window,
+            overlap_edges=overlap_edges,
+            local_layer=local_layer,
+            global_attention=global_attention,
+            attention_window=attention_window,
+            ff_mult=ff_mult,
+            dropout=dropout,
+        )
+        self.encoding = f"kmer{k}"  # type: ignore[misc]  # instance value follows k
+        self.k = k
+        self.overlap_window = overlap_window
+        self.overlap_edges = overlap_edges
+        self.d_output = d_model
+        self.embed = nn.Embedding(KMER_OFFSET + 4**k, d_model)
+        self.edge_embed = nn.Embedding(NUM_EDGE_TYPES, EDGE_DIM)
+        self.layers = nn.ModuleList(
+            GPSLayer(
+                d_model, n_heads, local_layer, global_attention, attention_window, ff_mult, dropout
+            )
+            for _ in range(n_layers)
+        )
+        self.norm = nn.LayerNorm(d_model)
+        self.drop = nn.Dropout(dropout)
+
+    def config(self) -> dict[str, Any]:
+        return dict(self._config)
+
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        full_mask = input_ids != KMER_PAD_ID if attention_mask is None else attention_mask.bool()
+        b, length = input_ids.shape
+        # work on columns up to the last valid one: trailing padding costs nothing
+        cols = torch.arange(length, device=input_ids.device)
+        used = int((full_mask * (cols + 1)).max()) if full_mask.numel() else 0
+        mask, ids = full_mask[:, :used], input_ids[:, :used]
+        edge_index, edge_type = kmer_graph(
+            ids, mask, self.k, self.overlap_window, self.overlap_edges
+        )
+        n = int(mask.sum())
+        loops = torch.arange(n, device=ids.device)
+        edge_index = torch.cat([edge_index, torch.stack([loops, loops])], dim=1)
+        edge_attr = self.edge_embed(torch.cat([edge_type, torch.full_like(loops, EDGE_SELF)]))
+        pos = cols[:used].expand(b, used)[mask]
+        x = self.drop(self.embed(ids[mask].long()) + sinusoidal(pos, self.d_output))
+        for layer in self.layers:
+            x = layer(x, edge_index, edge_attr, mask)
+        out = x.new_zeros(b, length, self.d_output)
+        out[:, :used][mask] = self.norm(x)
+        return out, full_mask
+
+
+__all__ = ["GNNAttentionBackbone", "GPSLayer", "kmer_graph"]

@@ -1,0 +1,255 @@
+"""Hybrid CNN Transformer backbone: hierarchical k-mer embeddings, a multi-scale convolution stem,
+hierarchical pooling, then a pre-LN transformer encoder over the pooled sequence.
+
+* Embeddings: for every ``k`` in ``kmer_sizes`` the k-mer centred on each base (start
+  ``i - (k-1)//2``) is looked up in its own table and the levels are **summed** (summing keeps the
+  width at ``d_model`` and equals concatenation followed by a block-structured projection, at a
+  fraction of the cost). ``k = 1`` uses the char vocabulary itself (so N and specials stay
+  distinct); for ``k > 1`` a window that touches N, a special token, padding or the sequence end
+  gets one shared UNK id. k-mer ids are computed on the tensor (base-4 shift-and-add, k passes).
+* Stem: parallel ``Conv1d`` with kernel sizes ``stem_kernels`` (motif detectors of several widths),
+  concatenated to ``d_model``, GELU, LayerNorm.
+* Pooling: per stage a residual conv block then max pooling by ``pool_sizes[s]`` (ceil mode, the
+  mask pooled alike): ``(4, 4)`` turns 16,384 chars into 1,024 tokens before attention, which is
+  where the quadratic cost lives.
+* Transformer: sinusoidal positions at the pooled resolution (no length limit), pre-LN blocks with
+  ``scaled_dot_product_attention`` and a key padding mask; ``attention_window=w`` switches to
+  block-local attention (each block of ``w`` pooled tokens sees itself and its neighbours) for very
+  long inputs.
+
+Padding is respected exactly: padded positions are zeroed before every convolution and excluded
+from pooling and attention, so appending padding leaves the valid outputs unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dnaseq_cli.encode.vocab import A_ID  # A, C, G, T = A_ID + 0..3
+from dnaseq_cli.models.cnn import CHAR_EMBED_ROWS, CHAR_PAD_ID, masked_max_pool
+
+
+def char_kmer_ids(input_ids: Tensor, mask: Tensor, k: int) -> Tensor:
+    """Centred k-mer ids ``[B, L]`` from char ids: ``1 + base-4 index``, or 0 when the window holds
+    anything but A/C/G/T inside the valid part."""
+    code = input_ids.long() - A_ID
+    ok = mask & (code >= 0) & (code <= 3)
+    code = torch.where(ok, code, torch.zeros_like(code))
+    left = (k - 1) // 2
+    right = k - 1 - left
+    code = F.pad(code, (left, right))
+    ok = F.pad(ok, (left, right), value=False)
+    length = input_ids.shape[1]
+    value = torch.zeros_like(input_ids, dtype=torch.long)
+    good = torch.ones_like(mask)
+    for o in range(k):  # k small passes over the whole tensor
+        value = value * 4 + code[:, o : o + length]
+        good = good & ok[:, o : o + length]
+    return torch.where(good, value + 1, torch.zeros_like(value))
+
+
+def sinusoidal(positions: Tensor, dim: int) -> Tensor:
+    """Transformer sine/cosine position encodings ``[..., dim]`` for integer positions."""
+    half = dim // 2
+    freq = torch.exp(
+        -math.log(10000.0) * torch.arange(half, device=positions.device, dtype=torch.float32) / half
+    )
+    angle = positions.float().unsqueeze(-1) * freq
+    enc = torch.cat([angle.sin(), angle.cos()], dim=-1)
+    return F.pad(enc, (0, dim - 2 * half))
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with a key padding mask (SDPA, so flash/memory-efficient kernels).
+
+    ``window=w`` restricts each query to keys in its own block of ``w`` positions and the two
+    neighbouring blocks (blocks aligned at position 0, so trailing padding changes nothing): memory
+    ``O(N * 3w)`` instead of ``O(N^2)``.
+    """
+
+    def __init__(
+        self, d_model: int, n_heads: int, dropout: float = 0.0, window: int | None = None
+    ) -> None:
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model {d_model} must be divisible by n_heads {n_heads}")
+        self.n_heads = n_heads
+        self.window = window
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.dropout = dropout
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        p = self.dropout if self.training else 0.0
+        if self.window is None or n <= self.window:
+            keys = mask[:, None, None, :]
+            # an all-padding row would softmax over nothing (NaN): let it see everything instead
+            keys = keys | ~mask.any(1)[:, None, None, None]
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=keys, dropout_p=p)
+        else:
+            y = _block_local_attention(q, k, v, mask, self.window, p)
+        return self.out(y.transpose(1, 2).reshape(b, n, d))
+
+
+def _block_local_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor, w: int, dropout: float
+) -> Tensor:
+    """Attention of each block of ``w`` queries to its own and both neighbouring key blocks."""
+    b, h, n, dh = q.shape
+    nb = -(-n // w)
+    extra = nb * w - n
+
+    def neighbours(t: Tensor) -> Tensor:  # [..., N, X] -> [..., nb, 3w, X]
+        t = F.pad(t, (0, 0, w, w + extra)).unflatten(-2, (nb + 2, w))
+        return torch.cat([t[..., :-2, :, :], t[..., 1:-1, :, :], t[..., 2:, :, :]], dim=-2)
+
+    def blocks(t: Tensor) -> Tensor:  # [B, H, nb, X, dh] -> [B * nb, H, X, dh] (fused SDPA is 4-D)
+        return t.transpose(1, 2).flatten(0, 1)
+
+    qb = blocks(F.pad(q, (0, 0, 0, extra)).unflatten(-2, (nb, w)))
+    keys = neighbours(mask[:, None, :, None].float())[..., 0].bool()  # [B, 1, nb, 3w]
+    keys = keys | ~keys.any(-1, keepdim=True)  # blocks of pure padding: avoid NaN
+    keys = keys.transpose(1, 2).flatten(0, 1)[:, :, None, :]  # [B * nb, 1, 1, 3w]
+    y = F.scaled_dot_product_attention(
+        qb, blocks(neighbours(k)), blocks(neighbours(v)), attn_mask=keys, dropout_p=dropout
+    )  # [B * nb, H, w, dh]
+    return y.unflatten(0, (b, nb)).transpose(1, 2).flatten(2, 3)[:, :, :n]
+
+
+class TransformerBlock(nn.Module):
+    """Pre-LN transformer block: ``x + attn(LN(x))`` then ``x + FFN(LN(x))``."""
+
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        ff_mult: int = 4,
+        dropout: float = 0.0,
+        window: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d_model)
+        self.attn = SelfAttention(d_model, n_heads, dropout, window)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.ff = nn.Sequential(
+            nn.Linear(d_model, ff_mult * d_model),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(ff_mult * d_model, d_model),
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        x = x + self.drop(self.attn(self.norm1(x), mask))
+        return x + self.drop(self.ff(self.norm2(x)))
+
+
+class ChannelNorm(nn.LayerNorm):
+    """LayerNorm over channels of a ``[B, C, L]`` tensor."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+class HybridCNNTransformerBackbone(nn.Module):
+    """Hierarchical k-mer embeddings -> multi-scale conv stem -> conv + pool stages -> transformer.
+
+    Returns ``[B, ceil(L / prod(pool_sizes)), d_model]`` and the pooled mask.
+    """
+
+    encoding: ClassVar[str] = "char"
+
+    def __init__(
+        self,
+        d_model: int = 128,
+        n_layers: int = 4,
+        n_heads: int = 4,
+        kmer_sizes: tuple[int, ...] | list[int] = (1, 3, 5, 6),
+        stem_kernels: tuple[int, ...] | list[int] = (3, 9, 19),
+        pool_sizes: tuple[int, ...] | list[int] = (4, 4),
+        conv_kernel: int = 5,
+        ff_mult: int = 4,
+        dropout: float = 0.1,
+        attention_window: int | None = None,
+    ) -> None:
+        super().__init__()
+        if any(not 1 <= k <= 8 for k in kmer_sizes):
+            raise ValueError(f"kmer_sizes must lie in 1..8, got {kmer_sizes}")
+        self._config = dict(
+            d_model=d_model,
+            n_layers=n_layers,
+            n_heads=n_heads,
+            kmer_sizes=list(kmer_sizes),
+            stem_kernels=list(stem_kernels),
+            pool_sizes=list(pool_sizes),
+            conv_kernel=conv_kernel,
+            ff_mult=ff_mult,
+            dropout=dropout,
+            attention_window=attention_window,
+        )
+        self.d_output = d_model
+        self.kmer_sizes = list(kmer_sizes)
+        self.pool_sizes = list(pool_sizes)
+        self.embeds = nn.ModuleList(
+            nn.Embedding(CHAR_EMBED_ROWS if k == 1 else 4**k + 1, d_model) for k in self.kmer_sizes
+        )
+        n = len(stem_kernels)
+        widths = [d_model // n + (i < d_model % n) for i in range(n)]
+        self.stem = nn.ModuleList(
+            nn.Conv1d(d_model, w, ks, padding="same")
+            for w, ks in zip(widths, stem_kernels, strict=True)
+        )
+        self.stem_norm = ChannelNorm(d_model)
+        self.stage_convs = nn.ModuleList(
+            nn.Conv1d(d_model, d_model, conv_kernel, padding="same") for _ in self.pool_sizes
+        )
+        self.stage_norms = nn.ModuleList(ChannelNorm(d_model) for _ in self.pool_sizes)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(d_model, n_heads, ff_mult, dropout, attention_window)
+            for _ in range(n_layers)
+        )
+        self.norm = nn.LayerNorm(d_model)
+
+    def config(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, list) else v for k, v in self._config.items()}
+
+    def embed(self, input_ids: Tensor, mask: Tensor) -> Tensor:
+        """Summed hierarchical k-mer embeddings ``[B, L, D]`` (zero at padding)."""
+        ids = input_ids.long()
+        x = 0
+        for k, table in zip(self.kmer_sizes, self.embeds, strict=True):
+            x = x + table(ids if k == 1 else char_kmer_ids(ids, mask, k))
+        return x * mask.unsqueeze(-1)
+
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        mask = input_ids != CHAR_PAD_ID if attention_mask is None else attention_mask.bool()
+        if input_ids.shape[1] == 0:  # convolutions need one position; it stays masked
+            input_ids, mask = F.pad(input_ids, (0, 1), value=CHAR_PAD_ID), F.pad(mask, (0, 1))
+        x = self.embed(input_ids, mask).transpose(1, 2)  # [B, D, L]
+        x = torch.cat([conv(x) for conv in self.stem], dim=1)
+        x = self.stem_norm(F.gelu(x))
+        for conv, norm, factor in zip(
+            self.stage_convs, self.stage_norms, self.pool_sizes, strict=True
+        ):
+            x = x.masked_fill(~mask[:, None], 0.0)
+            x = x + self.drop(F.gelu(norm(conv(x))))
+            x, mask = masked_max_pool(x, mask, factor)
+        x = x.transpose(1, 2)
+        pos = torch.arange(x.shape[1], device=x.device)
+        x = self.drop(x + sinusoidal(pos, x.shape[-1]).to(x.dtype))
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.norm(x) * mask.unsqueeze(-1), mask
+
+
+__all__ = ["HybridCNNTransformerBackbone", "SelfAttention", "char_kmer_ids", "sinusoidal"]

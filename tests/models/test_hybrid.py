@@ -1,0 +1,154 @@
+"""Hybrid CNN Transformer: k-mer ids, shapes, pooled mask, padding, RC, reload, training."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from dnaseq_cli.encode.reverse_complement import reverse_complement
+from dnaseq_cli.encode.tokens import encode_batch_chars
+from dnaseq_cli.models.hybrid import HybridCNNTransformerBackbone, SelfAttention, char_kmer_ids
+from dnaseq_cli.models.rc import RCAveragedClassifier
+
+SEQS = ["ACGTACGGTTCAGGATNNACGTTAGCAT", "GGCATTACAGCT", "TTTAACCGGA" * 5, ""]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The CI box is 2 shared cores: tiny models run faster without intra-op threading."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def batch(seqs: list[str], length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    ids, mask = encode_batch_chars(seqs, length)
+    return torch.from_numpy(ids), torch.from_numpy(mask)
+
+
+def tiny(**kw: object) -> HybridCNNTransformerBackbone:
+    torch.manual_seed(0)
+    sizes = dict(d_model=32, n_layers=2, n_heads=4, dropout=0.0, pool_sizes=(2, 2))
+    sizes.update(kw)
+    return HybridCNNTransformerBackbone(**sizes).eval()
+
+
+def test_char_kmer_ids() -> None:
+    ids, mask = batch(["ACGTN", "TG"])
+    got = char_kmer_ids(ids, mask, 3)  # centred: window i-1..i+1; edges, N and padding -> 0
+    acg, cgt = 1 + (0 * 16 + 1 * 4 + 2), 1 + (1 * 16 + 2 * 4 + 3)
+    assert got.tolist() == [[0, acg, cgt, 0, 0], [0, 0, 0, 0, 0]]
+    assert char_kmer_ids(ids, mask, 1).tolist() == [[1, 2, 3, 4, 0], [4, 3, 0, 0, 0]]
+    two = char_kmer_ids(ids, mask, 2)  # window i..i+1
+    assert two.tolist() == [[1 + 1, 1 + 6, 1 + 11, 0, 0], [1 + 14, 0, 0, 0, 0]]
+
+
+@pytest.mark.parametrize("opts", [{}, {"pool_sizes": (4, 2, 2)}, {"pool_sizes": ()},
+                                  {"kmer_sizes": (1, 2), "stem_kernels": (5,)},
+                                  {"attention_window": 4}])  # fmt: skip
+def test_shapes_padding_and_rc(opts: dict) -> None:
+    model = tiny(**opts)
+    ids, mask = batch(SEQS)
+    hidden, valid = model(ids, mask)
+    factor = 1
+    for p in opts.get("pool_sizes", (2, 2)):
+        factor *= p
+    lengths = mask.sum(1)
+    out_len = -(-ids.shape[1] // factor)
+    assert hidden.shape == (4, out_len, 32) and valid.shape == (4, out_len)
+    assert valid.sum(1).tolist() == (-(-lengths // factor)).tolist()
+    assert torch.isfinite(hidden).all() and not hidden[~valid].any()
+    clf = RCAveragedClassifier(model, 2).eval()
+    out = clf(ids, mask)
+    ids_p, mask_p = batch(SEQS, length=ids.shape[1] + 37)
+    torch.testing.assert_close(clf(ids_p, mask_p), out, atol=1e-5, rtol=1e-5)
+    hidden_p = model(ids_p, mask_p)[0][:, :out_len]
+    torch.testing.assert_close(hidden_p, hidden, atol=1e-5, rtol=1e-5)
+    rc_ids, rc_mask = batch([reverse_complement(s) for s in SEQS])
+    torch.testing.assert_close(clf(rc_ids, rc_mask), out, atol=1e-5, rtol=1e-5)
+
+
+def test_block_local_attention_matches_dense_when_window_covers_all() -> None:
+    torch.manual_seed(0)
+    attn = SelfAttention(16, 2).eval()
+    local = SelfAttention(16, 2, window=4).eval()
+    local.load_state_dict(attn.state_dict())
+    x = torch.randn(2, 11, 16)
+    mask = torch.arange(11) < torch.tensor([[11], [6]])
+    # window 4 sees blocks b-1..b+1, i.e. everything when N <= 8: compare a 7-token prefix
+    torch.testing.assert_close(local(x[:, :7], mask[:, :7]), attn(x[:, :7], mask[:, :7]))
+    y = local(x, mask)
+    assert torch.isfinite(y).all()
+    x2 = x.clone()
+    x2[0, 10] += 1.0  # block 2 (8..11): invisible to block 0 (0..3)
+    assert torch.equal(local(x2, mask)[0, :4], y[0, :4])
+
+
+def test_empty_and_all_padding_inputs() -> None:
+    model = tiny()
+    for ids in (torch.zeros(2, 0, dtype=torch.long), torch.full((2, 9), 4)):
+        hidden, valid = model(ids)
+        assert hidden.shape[0] == 2 and not valid.any() and torch.isfinite(hidden).all()
+
+
+def test_save_reload(tmp_path) -> None:
+    model = tiny(kmer_sizes=(1, 3), pool_sizes=(2, 4), attention_window=2)
+    ids, mask = batch(SEQS)
+    config = json.loads(json.dumps(model.config()))
+    again = HybridCNNTransformerBackbone(**config).eval()
+    again.load_state_dict(model.state_dict())
+    assert torch.equal(again(ids, mask)[0], model(ids, mask)[0])
+    save_file(model.state_dict(), tmp_path / "model.safetensors")
+    third = HybridCNNTransformerBackbone(**config).eval()
+    third.load_state_dict(load_file(tmp_path / "model.safetensors"))
+    assert torch.equal(third(ids, mask)[0], model(ids, mask)[0])
+
+
+def motif_data(n: int, rng: random.Random, motif: str = "GATTACA") -> tuple[list[str], list[int]]:
+    """Random 48-64-mers; label 1 iff the motif was planted (absent on both strands otherwise)."""
+    seqs, labels = [], []
+    while len(seqs) < n:
+        s = "".join(rng.choice("ACGT") for _ in range(rng.randint(48, 64)))
+        if motif in s or reverse_complement(motif) in s:
+            continue
+        label = rng.random() < 0.5
+        if label:
+            at = rng.randrange(len(s) - len(motif))
+            s = s[:at] + motif + s[at + len(motif) :]
+        seqs.append(s)
+        labels.append(int(label))
+    return seqs, labels
+
+
+def test_tiny_model_learns_motif() -> None:
+    rng = random.Random(0)
+    train, y_train = motif_data(512, rng)
+    test, y_test = motif_data(128, rng)
+    test_ids, test_mask = batch(test)
+    torch.manual_seed(0)
+    clf = RCAveragedClassifier(tiny(), 2)
+    opt = torch.optim.AdamW(clf.parameters(), lr=3e-3)
+    losses, acc = [], 0.0
+    for step in range(1, 201):
+        clf.train()
+        idx = [rng.randrange(len(train)) for _ in range(32)]
+        logits = clf(*batch([train[i] for i in idx]))
+        loss = torch.nn.functional.cross_entropy(logits, torch.tensor([y_train[i] for i in idx]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if step % 25 == 0:
+            clf.eval()
+            with torch.no_grad():
+                pred = clf(test_ids, test_mask).argmax(-1)
+            acc = (pred == torch.tensor(y_test)).float().mean().item()
+            if acc > 0.92:
+                break
+    assert sum(losses[-10:]) < 0.6 * sum(losses[:10])
+    assert acc > 0.85, acc
