@@ -1,0 +1,17 @@
+"""Model registry, shared heads and backbones (`build("caduceus", ...)`)."""
+
+from .heads import MaskedLM, SequenceClassifier, SequenceHead, masked_mean
+from .registry import available, build, get, load_checkpoint, register, save_checkpoint
+
+__all__ = [
+    "MaskedLM",
+    "SequenceClassifier",
+    "SequenceHead",
+    "available",
+    "build",
+    "get",
+    "load_checkpoint",
+    "masked_mean",
+    "register",
+    "save_checkpoint",
+]

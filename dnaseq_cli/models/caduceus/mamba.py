@@ -1,0 +1,131 @@
+"""Mamba (S6) mixer in plain PyTorch, with mamba-ssm / causal-conv1d kernels used on CUDA when present.
+
+Parameter names and initialisation follow mamba_ssm.modules.mamba_simple.Mamba so that checkpoints
+trained with the CUDA kernels load unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .selective_scan import selective_scan, selective_scan_reference
+
+try:  # optional fused kernels (GPU only)
+    from mamba_ssm.ops.selective_scan_interface import mamba_inner_fn
+except ImportError:  # pragma: no cover
+    mamba_inner_fn = None
+try:
+    from causal_conv1d import causal_conv1d_fn
+except ImportError:  # pragma: no cover
+    causal_conv1d_fn = None
+
+
+class Mamba(nn.Module):
+    """Selective state-space mixer: in_proj -> causal depthwise conv -> S6 scan gated by z -> out_proj.
+
+    `mask` (batch, L) with 0 at padding makes padded positions invisible to real ones: their conv input
+    and their dt are zeroed, so the state passes through them unchanged (exact for left/right padding).
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        dt_rank: int | str = "auto",
+        dt_min: float = 0.001,
+        dt_max: float = 0.1,
+        dt_init: str = "random",
+        dt_scale: float = 1.0,
+        dt_init_floor: float = 1e-4,
+        conv_bias: bool = True,
+        bias: bool = False,
+        use_fast_path: bool = True,
+        chunk_size: int = 32,
+        **_: object,  # tolerate extra ssm_cfg keys (layer_idx, device, ...)
+    ) -> None:
+        super().__init__()
+        self.d_model, self.d_state, self.d_conv = d_model, d_state, d_conv
+        self.d_inner = int(expand * d_model)
+        self.dt_rank = math.ceil(d_model / 16) if dt_rank == "auto" else int(dt_rank)
+        self.use_fast_path, self.chunk_size = use_fast_path, chunk_size
+        self.scan_impl = "auto"  # "auto" (chunked / CUDA) or "reference" (step-by-step, for checks)
+        self.in_proj = nn.Linear(d_model, self.d_inner * 2, bias=bias)
+        self.conv1d = nn.Conv1d(
+            self.d_inner,
+            self.d_inner,
+            d_conv,
+            groups=self.d_inner,
+            padding=d_conv - 1,
+            bias=conv_bias,
+        )
+        self.x_proj = nn.Linear(self.d_inner, self.dt_rank + d_state * 2, bias=False)
+        self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, bias=True)
+        std = self.dt_rank**-0.5 * dt_scale  # keeps dt_proj output variance independent of dt_rank
+        if dt_init == "constant":
+            nn.init.constant_(self.dt_proj.weight, std)
+        elif dt_init == "random":
+            nn.init.uniform_(self.dt_proj.weight, -std, std)
+        else:
+            raise ValueError(f"dt_init must be 'constant' or 'random', got {dt_init!r}")
+        # dt bias = softplus^-1(dt) with dt log-uniform in [dt_min, dt_max]: sensible initial time steps
+        dt = torch.exp(
+            torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
+        )
+        dt = dt.clamp(min=dt_init_floor)
+        with torch.no_grad():
+            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+        self.dt_proj.bias._no_reinit = True  # type: ignore[attr-defined]
+        # S4D-real init: A = -(1..d_state) per channel, stored as log for positivity
+        a = torch.arange(1, d_state + 1, dtype=torch.float32).repeat(self.d_inner, 1)
+        self.A_log = nn.Parameter(torch.log(a))
+        self.A_log._no_weight_decay = True  # type: ignore[attr-defined]
+        self.D = nn.Parameter(torch.ones(self.d_inner))
+        self.D._no_weight_decay = True  # type: ignore[attr-defined]
+        self.out_proj = nn.Linear(self.d_inner, d_model, bias=bias)
+
+    def forward(self, hidden_states: Tensor, mask: Tensor | None = None) -> Tensor:
+        """hidden_states (batch, L, d_model) -> (batch, L, d_model)."""
+        length = hidden_states.shape[1]
+        xz = self.in_proj(hidden_states).transpose(1, 2)  # (b, 2*d_inner, L)
+        A = -torch.exp(self.A_log.float())
+        if (
+            mamba_inner_fn is not None
+            and causal_conv1d_fn is not None
+            and self.use_fast_path
+            and mask is None
+            and xz.is_cuda
+            and self.scan_impl == "auto"
+        ):
+            return mamba_inner_fn(
+                xz, self.conv1d.weight, self.conv1d.bias, self.x_proj.weight, self.dt_proj.weight,
+                self.out_proj.weight, self.out_proj.bias, A, None, None, self.D.float(),
+                delta_bias=self.dt_proj.bias.float(), delta_softplus=True,
+            )  # fmt: skip
+        x, z = xz.chunk(2, dim=1)
+        m = None if mask is None else mask[:, None, :].to(x.dtype)
+        if m is not None:
+            x = x * m
+        if causal_conv1d_fn is not None and x.is_cuda:
+            x = causal_conv1d_fn(
+                x, self.conv1d.weight.squeeze(1), self.conv1d.bias, activation="silu"
+            )
+        else:
+            x = F.silu(self.conv1d(x)[..., :length])
+        x_dbl = self.x_proj(x.transpose(1, 2))  # (b, L, dt_rank + 2*d_state)
+        dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
+        dt = (dt @ self.dt_proj.weight.t()).transpose(1, 2)  # bias is added inside the scan (fp32)
+        B, C = B.transpose(1, 2), C.transpose(1, 2)
+        bias, softplus = self.dt_proj.bias.float(), True
+        if m is not None:  # dt = 0 at padding: state carried through unchanged, no input added
+            dt, bias, softplus = F.softplus(dt.float() + bias[:, None]) * m, None, False
+        if self.scan_impl == "reference":
+            y = selective_scan_reference(x, dt, A, B, C, self.D.float(), z, bias, softplus)
+        else:
+            y = selective_scan(x, dt, A, B, C, self.D.float(), z, bias, softplus, self.chunk_size)
+        return self.out_proj(y.transpose(1, 2))
