@@ -9,7 +9,6 @@ from dnaseq_cli.errors import InputError
 
 PLANNED = {
     "fetch": "Download reference genomes, benchmark datasets and model checkpoints.",
-    "train": "Train a backbone on a preprocessed dataset, BED + reference, FASTA or a table.",
     "predict": "Score sequences (FASTA, table, BED + reference) with a trained model.",
     "vep": "Predict variant effects from a VCF against a reference FASTA.",
     "compare": "Print the model comparison table of the backbones.",

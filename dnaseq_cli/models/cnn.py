@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dnaseq_cli.encode.vocab import PAD_ID as CHAR_PAD_ID
+from dnaseq_cli.models.rc import StrandAveragedBackbone
+from dnaseq_cli.models.registry import register
 
 CHAR_EMBED_ROWS = 16  # char vocab (12) padded to 16 rows, as elsewhere in the project
 
@@ -36,7 +38,8 @@ def masked_max_pool(x: Tensor, mask: Tensor, factor: int) -> tuple[Tensor, Tenso
     return pooled.masked_fill(~new_mask[:, None], 0.0), new_mask
 
 
-class CNNBaseline(nn.Module):
+@register("cnn")
+class CNNBaseline(StrandAveragedBackbone, nn.Module):
     """Genomic-Benchmarks-style CNN over chars: ``[B, ceil(L / pool**n_layers), n_filters]``."""
 
     encoding: ClassVar[str] = "char"

@@ -21,7 +21,7 @@ heads: ~256 MB of scores per layer in float32 without a fused kernel). For longe
 passing only); the graph itself is O(nodes * overlap_window).
 
 Reverse complement: not equivariant by construction; wrap in
-:class:`dnaseq_cli.models.rc.RCAveragedClassifier`, which averages the graphs of both strands.
+:class:`dnaseq_cli.models.heads.SequenceClassifier`, which averages the graphs of both strands.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from torch_geometric.nn import GATv2Conv, GINEConv
 
 from dnaseq_cli.encode.vocab import KMER_OFFSET, KMER_PAD_ID
 from dnaseq_cli.models.hybrid import SelfAttention, sinusoidal
+from dnaseq_cli.models.rc import StrandAveragedBackbone
+from dnaseq_cli.models.registry import register
 
 EDGE_FORWARD, EDGE_BACKWARD, EDGE_OVERLAP, EDGE_SELF = 0, 1, 2, 3
 NUM_EDGE_TYPES = 4
@@ -136,7 +138,8 @@ class GPSLayer(nn.Module):
         return h + self.drop(self.ff(self.norm2(h)))
 
 
-class GNNAttentionBackbone(nn.Module):
+@register("gnn")
+class GNNAttentionBackbone(StrandAveragedBackbone, nn.Module):
     """GPS-style graph transformer over k-mer sequence graphs; returns node states ``[B, L, D]``.
 
     ``encoding`` is ``"kmer{k}"`` (``"kmer3"`` for the default ``k=3``).

@@ -70,19 +70,35 @@ class SequenceClassifier(nn.Module):
         self.backbone, self.head, self.conjoin_train = backbone, head, conjoin_train
 
     @classmethod
-    def create(cls, backbone: nn.Module, n_out: int, **head_kwargs: Any) -> SequenceClassifier:
+    def create(
+        cls, backbone: nn.Module, n_out: int, conjoin_train: bool = False, **head_kwargs: Any
+    ) -> SequenceClassifier:
         """Head sized and RC-configured from the backbone's attributes."""
         rc_eq = getattr(backbone, "rc_mode", "none") == "ps"
-        return cls(backbone, SequenceHead(backbone.hidden_size, n_out, rc_eq, **head_kwargs))
+        head = SequenceHead(backbone.hidden_size, n_out, rc_eq, **head_kwargs)
+        return cls(backbone, head, conjoin_train=conjoin_train)
+
+    def strand_logits(self, input_ids: Tensor, attention_mask: Tensor | None) -> Tensor:
+        """Logits of the given strand only. Backbones that pool along the sequence return
+        ``(hidden, valid_mask)``; the others return hidden states aligned with the input mask."""
+        out = self.backbone(input_ids, attention_mask)
+        hidden, mask = out if isinstance(out, tuple) else (out, attention_mask)
+        return self.head(hidden, mask)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
-        logits = self.head(self.backbone(input_ids, attention_mask), attention_mask)
         if getattr(self.backbone, "rc_mode", "none") == "ph" and (
             self.conjoin_train or not self.training
         ):
             rc_ids, rc_mask = self.backbone.reverse_complement(input_ids, attention_mask)
-            logits = 0.5 * (logits + self.head(self.backbone(rc_ids, rc_mask), rc_mask))
-        return logits
+            # Without a mask the backbone derives one from the padding ids, for both strands alike.
+            masks = None
+            if attention_mask is not None:
+                masks = torch.cat([attention_mask.bool(), rc_mask.bool()])
+            # One batch of 2B rows: both strands go through the backbone in a single pass.
+            both = self.strand_logits(torch.cat([input_ids, rc_ids]), masks)
+            forward, reverse = both.chunk(2)
+            return 0.5 * (forward + reverse)
+        return self.strand_logits(input_ids, attention_mask)
 
 
 class MaskedLM(nn.Module):

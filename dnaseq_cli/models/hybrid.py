@@ -32,6 +32,8 @@ from torch import Tensor, nn
 
 from dnaseq_cli.encode.vocab import A_ID  # A, C, G, T = A_ID + 0..3
 from dnaseq_cli.models.cnn import CHAR_EMBED_ROWS, CHAR_PAD_ID, masked_max_pool
+from dnaseq_cli.models.rc import StrandAveragedBackbone
+from dnaseq_cli.models.registry import register
 
 
 def char_kmer_ids(input_ids: Tensor, mask: Tensor, k: int) -> Tensor:
@@ -158,7 +160,8 @@ class ChannelNorm(nn.LayerNorm):
         return super().forward(x.transpose(1, 2)).transpose(1, 2)
 
 
-class HybridCNNTransformerBackbone(nn.Module):
+@register("hybrid")
+class HybridCNNTransformerBackbone(StrandAveragedBackbone, nn.Module):
     """Hierarchical k-mer embeddings -> multi-scale conv stem -> conv + pool stages -> transformer.
 
     Returns ``[B, ceil(L / prod(pool_sizes)), d_model]`` and the pooled mask.

@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from dnaseq_cli.encode.vocab import CHAR_COMPLEMENT_IDS, KmerVocab
 
@@ -86,32 +86,28 @@ def masked_mean(hidden: Tensor, mask: Tensor) -> Tensor:
     return (hidden * w).sum(1) / w.sum(1).clamp(min=1.0)
 
 
-class RCAveragedClassifier(nn.Module):
-    """Masked-mean pooling + linear head, run on both strands with logits averaged.
+class StrandAveragedBackbone:
+    """Mixin giving a backbone the interface the shared heads read (``models/heads.py``).
 
-    RC-invariant by construction for any backbone following the project interface
-    (``encoding``, ``d_output``, ``forward(ids, mask) -> (hidden, valid)``). Both strands go through
-    the backbone in one batch of ``2B`` rows.
+    Backbones that are not RC-equivariant by construction declare ``rc_mode = "ph"``: the classifier
+    runs both strands and averages, using :meth:`reverse_complement` in the backbone's own encoding.
     """
 
-    def __init__(self, backbone: nn.Module, n_outputs: int, dropout: float = 0.0) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(backbone.d_output, n_outputs)
-        self.pad_id, self.cls_id, self.sep_id = special_ids_for(backbone.encoding)
-        self.register_buffer("complement", complement_ids_for(backbone.encoding), persistent=False)
+    rc_mode: str = "ph"
+    d_output: int
+    encoding: str
 
-    def strand_logits(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        """Logits of the given strand only."""
-        hidden, valid = self.backbone(input_ids, attention_mask)
-        return self.head(self.dropout(masked_mean(hidden, valid)))
+    @property
+    def hidden_size(self) -> int:
+        return self.d_output
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
-        mask = input_ids != self.pad_id if attention_mask is None else attention_mask.bool()
-        rc_ids, rc_mask = reverse_complement_ids(
-            input_ids, mask, self.complement, cls_id=self.cls_id, sep_id=self.sep_id
-        )
-        logits = self.strand_logits(torch.cat([input_ids, rc_ids]), torch.cat([mask, rc_mask]))
-        fwd, rev = logits.chunk(2)
-        return 0.5 * (fwd + rev)
+    def config_dict(self) -> dict:
+        return self.config()  # type: ignore[attr-defined]
+
+    def reverse_complement(
+        self, input_ids: Tensor, attention_mask: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        pad, cls_id, sep_id = special_ids_for(self.encoding)
+        mask = input_ids != pad if attention_mask is None else attention_mask.bool()
+        complement = complement_ids_for(self.encoding).to(input_ids.device)
+        return reverse_complement_ids(input_ids, mask, complement, cls_id=cls_id, sep_id=sep_id)

@@ -18,7 +18,13 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 _REGISTRY: dict[str, type[nn.Module]] = {}
-_BUILTIN = ("dnaseq_cli.models.caduceus",)  # imported lazily: they import this module to register
+_BUILTIN = (
+    "dnaseq_cli.models.caduceus",
+    "dnaseq_cli.models.bigbird",
+    "dnaseq_cli.models.gnn",
+    "dnaseq_cli.models.hybrid",
+    "dnaseq_cli.models.cnn",
+)  # imported lazily: they import this module to register
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
 
 

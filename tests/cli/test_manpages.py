@@ -16,7 +16,9 @@ def test_committed_man_pages_match_the_cli(tmp_path):
     committed = {p.name: p.read_text() for p in MAN.glob("*.1")}
     assert set(fresh) == set(committed), "run: python -m dnaseq_cli.cli.manpages man"
     for name, text in fresh.items():
-        assert committed[name] == text, f"{name} is stale: run python -m dnaseq_cli.cli.manpages man"
+        assert committed[name] == text, (
+            f"{name} is stale: run python -m dnaseq_cli.cli.manpages man"
+        )
     assert "dnaseq-preprocess.1" in fresh and "dnaseq.1" in fresh
 
 

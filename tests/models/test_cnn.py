@@ -12,8 +12,8 @@ from safetensors.torch import load_file, save_file
 from dnaseq_cli.encode.reverse_complement import reverse_complement
 from dnaseq_cli.encode.tokens import encode_batch_chars, encode_batch_kmers
 from dnaseq_cli.models.cnn import CNNBaseline, masked_max_pool
+from dnaseq_cli.models.heads import SequenceClassifier
 from dnaseq_cli.models.rc import (
-    RCAveragedClassifier,
     complement_ids_for,
     reverse_complement_ids,
     special_ids_for,
@@ -109,7 +109,7 @@ def test_shapes_padding_and_rc(opts: dict) -> None:
     assert hidden.shape == (4, out_len, model.d_output) and valid.shape == (4, out_len)
     assert valid.sum(1).tolist() == (-(-mask.sum(1) // factor)).tolist()
     assert torch.isfinite(hidden).all() and not hidden[~valid].any()
-    clf = RCAveragedClassifier(model, 2).eval()
+    clf = SequenceClassifier.create(model, 2, conjoin_train=True).eval()
     out = clf(ids, mask)
     ids_p, mask_p = batch(SEQS, length=ids.shape[1] + 21)
     torch.testing.assert_close(clf(ids_p, mask_p), out, atol=1e-5, rtol=1e-5)
@@ -160,7 +160,7 @@ def test_tiny_model_learns_motif() -> None:
     test, y_test = motif_data(128, rng)
     test_ids, test_mask = batch(test)
     torch.manual_seed(0)
-    clf = RCAveragedClassifier(CNNBaseline(n_filters=32), 2)
+    clf = SequenceClassifier.create(CNNBaseline(n_filters=32), 2, conjoin_train=True)
     opt = torch.optim.AdamW(clf.parameters(), lr=1e-2)
     losses, acc = [], 0.0
     for step in range(1, 301):

@@ -19,8 +19,8 @@ from dnaseq_cli.models.gnn import (
     GNNAttentionBackbone,
     kmer_graph,
 )
+from dnaseq_cli.models.heads import SequenceClassifier
 from dnaseq_cli.models.rc import (
-    RCAveragedClassifier,
     complement_ids_for,
     reverse_complement_ids,
 )
@@ -97,7 +97,7 @@ def test_shapes_padding_and_rc(opts: dict) -> None:
     hidden, valid = model(ids, mask)
     assert hidden.shape == (*ids.shape, 32) and torch.equal(valid, mask)
     assert torch.isfinite(hidden).all() and not hidden[~mask].any()
-    clf = RCAveragedClassifier(model, 3).eval()
+    clf = SequenceClassifier.create(model, 3, conjoin_train=True).eval()
     out = clf(ids, mask)
     ids_p, mask_p = batch(SEQS, k, length=ids.shape[1] + 7)
     torch.testing.assert_close(clf(ids_p, mask_p), out, atol=1e-5, rtol=1e-5)
@@ -161,7 +161,7 @@ def test_tiny_model_learns_motif() -> None:
     test, y_test = motif_data(128, rng)
     test_ids, test_mask = batch(test)
     torch.manual_seed(0)
-    clf = RCAveragedClassifier(tiny(d_model=32, n_layers=2), 2)
+    clf = SequenceClassifier.create(tiny(d_model=32, n_layers=2), 2, conjoin_train=True)
     opt = torch.optim.AdamW(clf.parameters(), lr=3e-3)
     losses, acc = [], 0.0
     for step in range(1, 201):

@@ -11,8 +11,8 @@ from safetensors.torch import load_file, save_file
 
 from dnaseq_cli.encode.reverse_complement import reverse_complement
 from dnaseq_cli.encode.tokens import encode_batch_chars
+from dnaseq_cli.models.heads import SequenceClassifier
 from dnaseq_cli.models.hybrid import HybridCNNTransformerBackbone, SelfAttention, char_kmer_ids
-from dnaseq_cli.models.rc import RCAveragedClassifier
 
 SEQS = ["ACGTACGGTTCAGGATNNACGTTAGCAT", "GGCATTACAGCT", "TTTAACCGGA" * 5, ""]
 
@@ -63,7 +63,7 @@ def test_shapes_padding_and_rc(opts: dict) -> None:
     assert hidden.shape == (4, out_len, 32) and valid.shape == (4, out_len)
     assert valid.sum(1).tolist() == (-(-lengths // factor)).tolist()
     assert torch.isfinite(hidden).all() and not hidden[~valid].any()
-    clf = RCAveragedClassifier(model, 2).eval()
+    clf = SequenceClassifier.create(model, 2, conjoin_train=True).eval()
     out = clf(ids, mask)
     ids_p, mask_p = batch(SEQS, length=ids.shape[1] + 37)
     torch.testing.assert_close(clf(ids_p, mask_p), out, atol=1e-5, rtol=1e-5)
@@ -131,7 +131,7 @@ def test_tiny_model_learns_motif() -> None:
     test, y_test = motif_data(128, rng)
     test_ids, test_mask = batch(test)
     torch.manual_seed(0)
-    clf = RCAveragedClassifier(tiny(), 2)
+    clf = SequenceClassifier.create(tiny(), 2, conjoin_train=True)
     opt = torch.optim.AdamW(clf.parameters(), lr=3e-3)
     losses, acc = [], 0.0
     for step in range(1, 201):

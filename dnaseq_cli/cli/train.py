@@ -1,0 +1,202 @@
+"""``dnaseq train``: train a backbone on a dataset folder or directly on FASTA/table/BED inputs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dnaseq_cli.data.dataset import MANIFEST_FILE, load_dataset
+from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
+from dnaseq_cli.engine.losses import LOSSES
+from dnaseq_cli.engine.trainer import TrainConfig
+from dnaseq_cli.errors import DnaseqError, InputError
+
+
+class TrainingInterrupted(DnaseqError):
+    exit_code = 130
+
+
+def _chroms(text: str | None) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()] if text else []
+
+
+def train(
+    inputs: list[Path] = typer.Argument(
+        ..., help="A dataset folder from 'dnaseq preprocess', or FASTA/TSV/CSV/BED inputs."
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="Run folder to create."),
+    backbone: str = typer.Option(
+        "cnn", "--backbone", "-b", help="caduceus, bigbird, gnn, hybrid or cnn."
+    ),
+    size: str = typer.Option("tiny", "--size", help="Model size preset: tiny, small or base."),
+    model_config: str | None = typer.Option(
+        None,
+        "--model-config",
+        help="JSON overrides of the backbone config, e.g. '{\"d_model\": 64}'.",
+    ),
+    epochs: int = typer.Option(10, "--epochs", help="Maximum number of epochs."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Sequences per optimiser micro-batch."),
+    lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (AdamW)."),
+    weight_decay: float = typer.Option(0.01, "--weight-decay", help="AdamW weight decay."),
+    warmup: float = typer.Option(0.05, "--warmup", help="Fraction of steps for linear warmup."),
+    grad_clip: float = typer.Option(1.0, "--grad-clip", help="Gradient norm clip (0: off)."),
+    grad_accum: int = typer.Option(1, "--grad-accum", help="Micro-batches per optimiser step."),
+    patience: int = typer.Option(
+        3, "--patience", help="Early stopping patience in epochs (0: off)."
+    ),
+    monitor: str = typer.Option(
+        "auto", "--monitor", help="Validation metric for model selection (auto: AUROC/accuracy)."
+    ),
+    loss: str = typer.Option("ce", "--loss", help=f"Loss: {', '.join(LOSSES)}."),
+    balanced: bool = typer.Option(False, "--balanced-sampling", help="Sample classes equally."),
+    rc_augment: bool = typer.Option(
+        True, "--rc-augment/--no-rc-augment", help="Reverse-complement half of training batches."
+    ),
+    max_steps: int | None = typer.Option(
+        None, "--max-steps-per-epoch", help="Cap optimiser steps per epoch (quick runs)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for splits, initialisation and data order."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run."),
+    force: bool = typer.Option(False, "--force", "-f", help="Replace an existing run folder."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Build the model, print its size, stop."),
+    reference: Path | None = typer.Option(None, "--reference", "-r", help="Reference for BED."),
+    label_column: str | None = typer.Option(None, "--label-column", help="Label column."),
+    window: int | None = typer.Option(
+        None, "--window", "-w", help="Window length (direct inputs)."
+    ),
+    val_fraction: float = typer.Option(0.1, "--val-fraction", help="Validation fraction."),
+    test_fraction: float = typer.Option(0.1, "--test-fraction", help="Test fraction."),
+    test_chroms: str | None = typer.Option(None, "--test-chroms", help="Held-out chromosomes."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Train a backbone and write a run folder with the best checkpoint and test metrics.
+
+    Direct inputs are first turned into a dataset folder inside the run folder (character tokens,
+    which every backbone can read: k-mer tokens are derived on the fly).
+    """
+    from dnaseq_cli.engine.run import resolve_device, train_run
+    from dnaseq_cli.models import factory
+
+    console = Console(stderr=True)
+    overrides = _parse_overrides(model_config)
+    spec = factory.model_spec(backbone, size, overrides)
+    if dry_run:
+        model = factory.build_classifier(spec, n_out=2)
+        parameters = sum(p.numel() for p in model.parameters())
+        typer.echo(
+            json.dumps(
+                {
+                    "backbone": backbone,
+                    "size": size,
+                    "parameters": parameters,
+                    "encoding": factory.encoding_of(backbone),
+                    "config": spec["config"],
+                },
+                indent=2,
+            )
+        )
+        return
+    if output.exists() and force and not resume:
+        shutil.rmtree(output)
+    elif output.exists() and not resume and any(output.iterdir()):
+        raise InputError(
+            "run folder already exists (use --force to replace or --resume)", path=output
+        )
+    device_obj = resolve_device(device)
+    if len(inputs) == 1 and (inputs[0] / MANIFEST_FILE).is_file():
+        dataset = load_dataset(inputs[0])
+    else:
+        dataset_dir = output / "dataset"
+        if resume and (dataset_dir / MANIFEST_FILE).is_file():
+            dataset = load_dataset(dataset_dir)
+        else:
+            options = PreprocessOptions(
+                inputs=list(inputs), reference=reference, label_column=label_column,
+                window=window, val_fraction=val_fraction, test_fraction=test_fraction,
+                test_chroms=_chroms(test_chroms), seed=seed,
+            )  # fmt: skip
+            dataset = preprocess(options, dataset_dir, overwrite=True)
+    config = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        warmup_fraction=warmup, grad_clip=grad_clip, grad_accum=grad_accum, patience=patience,
+        monitor=monitor, loss=loss, balanced_sampling=balanced, rc_augment=rc_augment, seed=seed,
+        max_steps_per_epoch=max_steps,
+    )  # fmt: skip
+    if loss not in LOSSES:
+        raise InputError(f"unknown --loss {loss!r}; choose from {', '.join(LOSSES)}")
+    encoding = factory.encoding_of(backbone)
+    show = not quiet and sys.stderr.isatty()
+    progress = Progress(
+        TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
+        TimeElapsedColumn(), console=console, disable=not show,
+    )  # fmt: skip
+    task_id = progress.add_task("train", total=len(dataset.split("train")), epoch=1, loss=0.0)
+
+    def advance(n: int, batch_loss: float) -> None:
+        progress.update(task_id, advance=n, loss=batch_loss)
+
+    def epoch_done(row: dict) -> None:
+        progress.reset(task_id, epoch=row["epoch"] + 1)
+        if not quiet:
+            shown = {k: v for k, v in row.items() if k.startswith("val_") or k == "train_loss"}
+            console.print(
+                f"epoch {row['epoch']}: "
+                + ", ".join(f"{k} {v:.4f}" for k, v in shown.items() if isinstance(v, float))
+                + f", {row['train_seqs_per_s']:.0f} seq/s" + (" [best]" if row["best"] else ""),
+                highlight=False, markup=False,
+            )  # fmt: skip
+
+    with progress, _interruptible(output):
+        result = train_run(
+            dataset, output,
+            build_model=lambda n_out: factory.build_classifier(spec, n_out=n_out),
+            encoding=encoding, rc_fn=factory.rc_function(encoding),
+            save_checkpoint=factory.save, load_checkpoint=factory.load, model_spec=spec,
+            config=config, device=device_obj, resume=resume, on_epoch=epoch_done, progress=advance,
+        )  # fmt: skip
+    if not quiet:
+        table = Table(
+            title=f"test metrics ({backbone}, best epoch {result.test_metrics['best_epoch']})"
+        )
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key in ("accuracy", "precision", "recall", "f1", "f1_macro", "mcc", "auroc", "auprc",
+                    "pearson", "spearman", "mse", "n"):  # fmt: skip
+            if key in result.test_metrics:
+                value = result.test_metrics[key]
+                table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+        console.print(table)
+        console.print(f"run folder: {output}", highlight=False, markup=False)
+
+
+@contextlib.contextmanager
+def _interruptible(run_dir: Path):
+    """Ctrl-C: the state of the last finished epoch is already on disk; say how to continue."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(
+            f"interrupted: the last finished epoch is saved in {run_dir}; continue with "
+            f"'dnaseq train ... -o {run_dir} --resume'"
+        ) from None
+
+
+def _parse_overrides(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"--model-config is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise InputError("--model-config must be a JSON object")
+    return value

@@ -1,0 +1,1 @@
+"""Training and inference machinery: batching, encoding conversion, devices, the training loop."""

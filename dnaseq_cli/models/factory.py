@@ -1,0 +1,99 @@
+"""Size presets and the one way the commands build, save and load classifiers.
+
+``model_spec(backbone, size, overrides)`` resolves a preset into a JSON-able spec that is stored in the
+run folder; ``build_classifier(spec, n_out)`` turns it into backbone + shared head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from dnaseq_cli.errors import InputError
+from dnaseq_cli.models import registry
+from dnaseq_cli.models.heads import SequenceClassifier
+from dnaseq_cli.models.rc import complement_ids_for, reverse_complement_ids
+
+SIZES = ("tiny", "small", "base")
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "caduceus": {
+        "tiny": {"d_model": 64, "n_layer": 2, "rcps": True},
+        "small": {"d_model": 128, "n_layer": 4, "rcps": True},
+        "base": {"d_model": 256, "n_layer": 8, "rcps": True},
+    },
+    "bigbird": {
+        "tiny": {"d_model": 64, "n_layers": 2, "n_heads": 4, "block_size": 32},
+        "small": {"d_model": 128, "n_layers": 4, "n_heads": 4, "block_size": 64},
+        "base": {"d_model": 256, "n_layers": 6, "n_heads": 8, "block_size": 64},
+    },
+    "gnn": {
+        "tiny": {"d_model": 64, "n_layers": 2, "n_heads": 4},
+        "small": {"d_model": 128, "n_layers": 4, "n_heads": 4},
+        "base": {"d_model": 256, "n_layers": 6, "n_heads": 8},
+    },
+    "hybrid": {
+        "tiny": {"d_model": 64, "n_layers": 2, "n_heads": 4},
+        "small": {"d_model": 128, "n_layers": 4, "n_heads": 4},
+        "base": {"d_model": 256, "n_layers": 6, "n_heads": 8},
+    },
+    "cnn": {
+        "tiny": {"embed_dim": 16, "n_filters": 16, "n_layers": 3},
+        "small": {"embed_dim": 32, "n_filters": 64, "n_layers": 3},
+        "base": {"embed_dim": 64, "n_filters": 128, "n_layers": 4},
+    },
+}
+
+
+def model_spec(backbone: str, size: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Preset config for ``backbone`` at ``size`` with user overrides applied."""
+    if backbone not in registry.available():
+        raise InputError(
+            f"unknown backbone {backbone!r}; available: {', '.join(registry.available())}"
+        )
+    if size not in SIZES:
+        raise InputError(f"unknown --size {size!r}; choose from {', '.join(SIZES)}")
+    config = dict(PRESETS.get(backbone, {}).get(size, {}))
+    config.update(overrides or {})
+    return {"backbone": backbone, "size": size, "config": config}
+
+
+def build_backbone(spec: dict[str, Any]) -> nn.Module:
+    try:
+        return registry.build(spec["backbone"], **spec["config"])
+    except TypeError as error:
+        raise InputError(f"bad --model-config for {spec['backbone']}: {error}") from None
+
+
+def build_classifier(spec: dict[str, Any], n_out: int) -> nn.Module:
+    """Backbone + shared pooled head (RC-invariant: PS pooling or strand averaging)."""
+    return SequenceClassifier.create(build_backbone(spec), n_out)
+
+
+def encoding_of(backbone: str, config: dict[str, Any] | None = None) -> str:
+    """The token encoding a backbone reads (the GNN's follows its ``k``)."""
+    if backbone == "gnn" and config and "k" in config:
+        return f"kmer{int(config['k'])}"
+    return registry.get(backbone).encoding
+
+
+def rc_function(encoding: str) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """Reverse complement of a right-padded batch in ``encoding`` (for RC augmentation)."""
+    complement = complement_ids_for(encoding)
+
+    def reverse_complement(ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        return reverse_complement_ids(ids, mask, complement.to(ids.device))
+
+    return reverse_complement
+
+
+def save(model: nn.Module, folder: Path) -> None:
+    registry.save_checkpoint(model, folder)
+
+
+def load(folder: Path, device: str | torch.device = "cpu") -> nn.Module:
+    return registry.load_checkpoint(folder, map_location=device)

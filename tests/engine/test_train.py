@@ -1,0 +1,138 @@
+"""`dnaseq train` end to end on the bundled example data."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
+from dnaseq_cli.encode.tokens import encode_chars, encode_kmers
+from dnaseq_cli.engine.encoding import char_to_kmer_ids
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "dnaseq_cli", *map(str, args)], capture_output=True, text=True
+    )
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory):
+    """120 real Cohn sequences cut to 200 bp, to keep every backbone fast on CPU."""
+    folder = tmp_path_factory.mktemp("data")
+    table = pd.read_csv(EXAMPLES / "enhancers_cohn.tsv", sep="\t")
+    table = pd.concat([table[table.label == 0].head(60), table[table.label == 1].head(60)])
+    table["seq"] = table["seq"].str[150:350]
+    path = folder / "small.tsv"
+    table.to_csv(path, sep="\t", index=False)
+    return preprocess(PreprocessOptions(inputs=[path], seed=1), folder / "dataset")
+
+
+def test_char_to_kmer_conversion_matches_direct_encoding():
+    seq = "ACGTNACGGTTAC"
+    ids = torch.tensor(encode_chars(seq))[None]
+    for k in (1, 3, 6):
+        assert np.array_equal(char_to_kmer_ids(ids, k)[0].numpy(), encode_kmers(seq, k))
+
+
+@pytest.mark.parametrize("backbone", ["cnn", "hybrid", "gnn", "bigbird", "caduceus"])
+def test_each_backbone_trains_through_the_cli(small_dataset, tmp_path, backbone):
+    run = tmp_path / backbone
+    result = run_cli(
+        "train", small_dataset.path, "-o", run, "--backbone", backbone, "--size", "tiny",
+        "--epochs", "2", "--batch-size", "16", "--device", "cpu", "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for name in ("command.txt", "run_config.json", "metrics_per_epoch.tsv", "test_metrics.json",
+                 "test_metrics.tsv", "test_predictions.tsv", "checkpoint/config.json",
+                 "checkpoint/model.safetensors"):  # fmt: skip
+        assert (run / name).is_file(), name
+    metrics = json.loads((run / "test_metrics.json").read_text())
+    assert metrics["n"] == 12
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and 0.0 <= metrics["auroc"] <= 1.0
+    assert sum(map(sum, metrics["confusion_matrix"])) == 12
+    epochs = pd.read_csv(run / "metrics_per_epoch.tsv", sep="\t")
+    assert len(epochs) == 2 and np.isfinite(epochs["train_loss"]).all()
+    predictions = pd.read_csv(run / "test_predictions.tsv", sep="\t")
+    assert np.allclose(predictions[["prob_0", "prob_1"]].sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_resume_after_ctrl_c_gives_the_same_weights_as_an_uninterrupted_run(
+    small_dataset, tmp_path
+):
+    common = ["--backbone", "cnn", "--batch-size", "16", "--device", "cpu", "--quiet",
+              "--patience", "0", "--seed", "3", "--epochs", "8"]  # fmt: skip
+    straight = run_cli("train", small_dataset.path, "-o", tmp_path / "a", *common)
+    assert straight.returncode == 0, straight.stderr
+    command = [sys.executable, "-m", "dnaseq_cli", "train", str(small_dataset.path), "-o",
+               str(tmp_path / "b"), *common]  # fmt: skip
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    epochs_file = tmp_path / "b" / "metrics_per_epoch.tsv"
+    deadline = time.monotonic() + 120
+    while not epochs_file.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stderr = process.communicate(timeout=120)[1]
+    assert process.returncode == 130, stderr
+    assert "--resume" in stderr
+    done = len(pd.read_csv(epochs_file, sep="\t"))
+    assert 1 <= done < 8
+    resumed = run_cli("train", small_dataset.path, "-o", tmp_path / "b", "--resume", *common)
+    assert resumed.returncode == 0, resumed.stderr
+    a = load_file(tmp_path / "a" / "checkpoint" / "model.safetensors")
+    b = load_file(tmp_path / "b" / "checkpoint" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert len(pd.read_csv(epochs_file, sep="\t")) == 8
+    straight_metrics = json.loads((tmp_path / "a" / "test_metrics.json").read_text())
+    resumed_metrics = json.loads((tmp_path / "b" / "test_metrics.json").read_text())
+    assert straight_metrics["auroc"] == resumed_metrics["auroc"]
+
+
+def test_train_directly_from_a_table(tmp_path):
+    result = run_cli(
+        "train", EXAMPLES / "enhancers_cohn.tsv", "-o", tmp_path / "run", "--epochs", "1",
+        "--max-steps-per-epoch", "3", "--device", "cpu", "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "run" / "dataset" / "manifest.json").is_file()
+    assert json.loads((tmp_path / "run" / "test_metrics.json").read_text())["n"] == 30
+
+
+def test_dry_run_prints_parameter_count():
+    result = run_cli("train", EXAMPLES / "enhancers_cohn.tsv", "-o", "unused", "--backbone",
+                     "hybrid", "--dry-run")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["parameters"] > 1000 and info["encoding"] == "char"
+
+
+@pytest.mark.parametrize(
+    ("table", "extra", "message"),
+    [
+        ("seq\tclass\nACGTACGT\t1\n", [], "label"),
+        ("seq\tlabel\n" + "ACGTACGTAA\t1\n" * 20, [], "one class"),
+        (
+            "seq\tlabel\nACGTACGTAA\t1\nACGTACGTTT\t0\n",
+            ["--val-fraction", "0.5", "--test-fraction", "0.5"],
+            "training",
+        ),
+    ],
+)
+def test_bad_training_inputs_exit_2(tmp_path, table, extra, message):
+    path = tmp_path / "t.tsv"
+    path.write_text(table)
+    result = run_cli("train", path, "-o", tmp_path / "run", "--device", "cpu", "--quiet", *extra)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
