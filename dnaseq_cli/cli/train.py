@@ -15,8 +15,6 @@ from rich.table import Table
 
 from dnaseq_cli.data.dataset import MANIFEST_FILE, load_dataset
 from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
-from dnaseq_cli.engine.losses import LOSSES
-from dnaseq_cli.engine.trainer import TrainConfig
 from dnaseq_cli.errors import DnaseqError, InputError
 
 
@@ -55,7 +53,9 @@ def train(
     monitor: str = typer.Option(
         "auto", "--monitor", help="Validation metric for model selection (auto: AUROC/accuracy)."
     ),
-    loss: str = typer.Option("ce", "--loss", help=f"Loss: {', '.join(LOSSES)}."),
+    loss: str = typer.Option(
+        "ce", "--loss", help="Loss: ce, weighted (class-weighted ce), focal, mse (regression)."
+    ),
     balanced: bool = typer.Option(False, "--balanced-sampling", help="Sample classes equally."),
     rc_augment: bool = typer.Option(
         True, "--rc-augment/--no-rc-augment", help="Reverse-complement half of training batches."
@@ -83,7 +83,12 @@ def train(
     Direct inputs are first turned into a dataset folder inside the run folder (character tokens,
     which every backbone can read: k-mer tokens are derived on the fly).
     """
+    from dnaseq_cli.engine.losses import LOSSES
     from dnaseq_cli.engine.run import resolve_device, train_run
+    from dnaseq_cli.engine.trainer import TrainConfig
+
+    if loss not in LOSSES:
+        raise InputError(f"unknown --loss {loss!r}; choose from {', '.join(LOSSES)}")
     from dnaseq_cli.models import factory
 
     console = Console(stderr=True)
@@ -131,8 +136,6 @@ def train(
         monitor=monitor, loss=loss, balanced_sampling=balanced, rc_augment=rc_augment, seed=seed,
         max_steps_per_epoch=max_steps,
     )  # fmt: skip
-    if loss not in LOSSES:
-        raise InputError(f"unknown --loss {loss!r}; choose from {', '.join(LOSSES)}")
     encoding = factory.encoding_of(backbone)
     show = not quiet and sys.stderr.isatty()
     progress = Progress(
