@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import random
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
 
 from dnaseq_cli.encode.reverse_complement import reverse_complement
 from dnaseq_cli.encode.tokens import encode_batch_chars, encode_batch_kmers
@@ -125,36 +123,7 @@ def test_empty_and_all_padding_inputs() -> None:
         assert hidden.shape[0] == 2 and not valid.any() and torch.isfinite(hidden).all()
 
 
-def test_save_reload(tmp_path) -> None:
-    model = tiny(embed_dim=8, n_filters=12)
-    ids, mask = batch(SEQS)
-    config = json.loads(json.dumps(model.config()))
-    again = CNNBaseline(**config).eval()
-    again.load_state_dict(model.state_dict())
-    assert torch.equal(again(ids, mask)[0], model(ids, mask)[0])
-    save_file(model.state_dict(), tmp_path / "model.safetensors")
-    third = CNNBaseline(**config).eval()
-    third.load_state_dict(load_file(tmp_path / "model.safetensors"))
-    assert torch.equal(third(ids, mask)[0], model(ids, mask)[0])
-
-
-def motif_data(n: int, rng: random.Random, motif: str = "GATTACA") -> tuple[list[str], list[int]]:
-    """Random 48-64-mers; label 1 iff the motif was planted (absent on both strands otherwise)."""
-    seqs, labels = [], []
-    while len(seqs) < n:
-        s = "".join(rng.choice("ACGT") for _ in range(rng.randint(48, 64)))
-        if motif in s or reverse_complement(motif) in s:
-            continue
-        label = rng.random() < 0.5
-        if label:
-            at = rng.randrange(len(s) - len(motif))
-            s = s[:at] + motif + s[at + len(motif) :]
-        seqs.append(s)
-        labels.append(int(label))
-    return seqs, labels
-
-
-def test_tiny_model_learns_motif() -> None:
+def test_tiny_model_learns_motif(motif_data) -> None:
     rng = random.Random(0)
     train, y_train = motif_data(512, rng)
     test, y_test = motif_data(128, rng)

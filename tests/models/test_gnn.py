@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import random
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
 
 from dnaseq_cli.encode.graph import graph_from_tokens
 from dnaseq_cli.encode.reverse_complement import reverse_complement
@@ -126,36 +124,7 @@ def test_empty_and_all_padding_inputs() -> None:
         assert hidden.shape == (*ids.shape, 32) and not valid.any() and not hidden.any()
 
 
-def test_save_reload(tmp_path) -> None:
-    model = tiny(attention_window=8, k=2)
-    ids, mask = batch(SEQS, 2)
-    config = json.loads(json.dumps(model.config()))
-    again = GNNAttentionBackbone(**config).eval()
-    again.load_state_dict(model.state_dict())
-    assert torch.equal(again(ids, mask)[0], model(ids, mask)[0])
-    save_file(model.state_dict(), tmp_path / "model.safetensors")
-    third = GNNAttentionBackbone(**config).eval()
-    third.load_state_dict(load_file(tmp_path / "model.safetensors"))
-    assert torch.equal(third(ids, mask)[0], model(ids, mask)[0])
-
-
-def motif_data(n: int, rng: random.Random, motif: str = "GATTACA") -> tuple[list[str], list[int]]:
-    """Random 40-mers; label 1 iff the motif (either strand) was planted."""
-    seqs, labels = [], []
-    while len(seqs) < n:
-        s = "".join(rng.choice("ACGT") for _ in range(rng.randint(30, 40)))
-        if motif in s or reverse_complement(motif) in s:
-            continue
-        label = rng.random() < 0.5
-        if label:
-            at = rng.randrange(len(s) - len(motif))
-            s = s[:at] + motif + s[at + len(motif) :]
-        seqs.append(s)
-        labels.append(int(label))
-    return seqs, labels
-
-
-def test_tiny_model_learns_motif() -> None:
+def test_tiny_model_learns_motif(motif_data) -> None:
     rng = random.Random(0)
     train, y_train = motif_data(512, rng)
     test, y_test = motif_data(128, rng)
