@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 import torch
 
@@ -94,30 +92,9 @@ def test_empty_and_all_padding_inputs() -> None:
         assert hidden.shape[0] == 2 and not valid.any() and torch.isfinite(hidden).all()
 
 
-def test_tiny_model_learns_motif(motif_data) -> None:
-    rng = random.Random(0)
-    train, y_train = motif_data(512, rng)
-    test, y_test = motif_data(128, rng)
-    test_ids, test_mask = batch(test)
+def test_tiny_model_learns_motif(fit_motif) -> None:
     torch.manual_seed(0)
     clf = SequenceClassifier.create(tiny(), 2, conjoin_train=True)
-    opt = torch.optim.AdamW(clf.parameters(), lr=3e-3)
-    losses, acc = [], 0.0
-    for step in range(1, 201):
-        clf.train()
-        idx = [rng.randrange(len(train)) for _ in range(32)]
-        logits = clf(*batch([train[i] for i in idx]))
-        loss = torch.nn.functional.cross_entropy(logits, torch.tensor([y_train[i] for i in idx]))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        if step % 25 == 0:
-            clf.eval()
-            with torch.no_grad():
-                pred = clf(test_ids, test_mask).argmax(-1)
-            acc = (pred == torch.tensor(y_test)).float().mean().item()
-            if acc > 0.92:
-                break
+    losses, acc = fit_motif(clf, batch, lr=3e-3, max_steps=200)
     assert sum(losses[-10:]) < 0.6 * sum(losses[:10])
     assert acc > 0.85, acc
