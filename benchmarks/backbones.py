@@ -138,6 +138,10 @@ DENSE_MAX = 16384
 # Known limits, checked before running: (longest length, why).
 LIMITS: dict[str, tuple[int, str]] = {
     "dense": (DENSE_MAX, "O(L^2) memory (131k: 4 heads x 131k^2 fp32 scores = 275 GB)"),
+    "gnn": (
+        4096,
+        "global attention over all nodes is O(L^2); use attention_window for long inputs",
+    ),
 }
 
 BACKBONES: dict[str, Callable[[int], tuple[Callable[[], Any], str]]] = {
