@@ -13,9 +13,9 @@ import io
 import os
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import AnyStr, BinaryIO
 
 from dnaseq_cli.errors import InputError
 
@@ -24,6 +24,26 @@ STDIN = "-"
 # Errors a gzip stream raises when it is corrupt or cut short; readers turn them into InputError.
 DECOMPRESSION_ERRORS = (OSError, EOFError, zlib.error)
 _BUFFER_SIZE = 1 << 20
+
+
+def numbered_lines(handle: Iterable[AnyStr], shown: str) -> Iterator[tuple[int, AnyStr]]:
+    """``(line number, line)`` pairs; a corrupt or truncated compressed stream becomes an InputError
+    naming the last line that could be read."""
+    lineno = 0
+    lines = iter(handle)
+    while True:
+        try:
+            raw = next(lines)
+        except StopIteration:
+            return
+        except DECOMPRESSION_ERRORS as exc:
+            raise InputError(
+                f"cannot read past this line, the file looks corrupt or truncated ({exc})",
+                path=shown,
+                line=lineno,
+            ) from exc
+        lineno += 1
+        yield lineno, raw
 
 
 def display_name(path: str | os.PathLike[str]) -> str:

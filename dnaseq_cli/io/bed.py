@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.io._open import (
-    DECOMPRESSION_ERRORS,
     STDIN,
     check_readable,
     display_name,
+    numbered_lines,
     open_text,
 )
 from dnaseq_cli.records import Interval
@@ -135,19 +135,7 @@ def _iter_bed(
     seen_data = False
     lineno = 0
     with open_text(path) as fh:
-        lines = iter(fh)
-        while True:
-            try:
-                raw = next(lines)
-            except StopIteration:
-                break
-            except DECOMPRESSION_ERRORS as exc:
-                raise InputError(
-                    f"cannot read past this line, the file looks corrupt or truncated ({exc})",
-                    path=shown,
-                    line=lineno,
-                ) from exc
-            lineno += 1
+        for lineno, raw in numbered_lines(fh, shown):
             text = raw.rstrip("\r\n")
             stripped = text.strip()
             if not stripped or stripped.startswith(("track", "browser")):

@@ -20,12 +20,12 @@ import pysam
 
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.io._open import (
-    DECOMPRESSION_ERRORS,
     STDIN,
     check_readable,
     display_name,
     is_bgzf_bytes,
     is_gzip_bytes,
+    numbered_lines,
     open_binary,
     read_magic,
 )
@@ -85,19 +85,7 @@ def _parse_records(fh: BinaryIO, shown: str, uppercase: bool) -> Iterator[Sequen
     chunk_lines: list[int] = []
     seen: dict[str, int] = {}
     lineno = 0
-    lines = iter(fh)
-    while True:
-        try:
-            raw = next(lines)
-        except StopIteration:
-            break
-        except DECOMPRESSION_ERRORS as exc:
-            raise InputError(
-                f"cannot read past this line, the file looks corrupt or truncated ({exc})",
-                path=shown,
-                line=lineno,
-            ) from exc
-        lineno += 1
+    for lineno, raw in numbered_lines(fh, shown):
         if raw[:1] == b">":
             if name is not None:
                 yield _make_record(
