@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dnaseq_cli.models.layers import feed_forward
 from dnaseq_cli.models.rc import StrandAveragedBackbone
 from dnaseq_cli.models.registry import register
 
@@ -275,12 +276,7 @@ class BigBirdLayer(nn.Module):
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.attn = BigBirdAttention(d_model, dropout=dropout, **attn)
-        self.ffn = nn.Sequential(
-            nn.Linear(d_model, ffn_mult * d_model),
-            nn.GELU(),
-            nn.Dropout(dropout),
-            nn.Linear(ffn_mult * d_model, d_model),
-        )
+        self.ffn = feed_forward(d_model, ffn_mult, dropout)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, key_valid: Tensor, rope: Rope, pattern: Pattern) -> Tensor:

@@ -34,6 +34,7 @@ from torch_geometric.nn import GATv2Conv, GINEConv
 
 from dnaseq_cli.encode.vocab import KMER_OFFSET, KMER_PAD_ID
 from dnaseq_cli.models.hybrid import SelfAttention, sinusoidal
+from dnaseq_cli.models.layers import feed_forward
 from dnaseq_cli.models.rc import StrandAveragedBackbone
 from dnaseq_cli.models.registry import register
 
@@ -120,12 +121,7 @@ class GPSLayer(nn.Module):
             else None
         )
         self.norm2 = nn.LayerNorm(d_model)
-        self.ff = nn.Sequential(
-            nn.Linear(d_model, ff_mult * d_model),
-            nn.GELU(),
-            nn.Dropout(dropout),
-            nn.Linear(ff_mult * d_model, d_model),
-        )
+        self.ff = feed_forward(d_model, ff_mult, dropout)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, mask: Tensor) -> Tensor:

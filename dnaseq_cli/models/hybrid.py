@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from dnaseq_cli.encode.vocab import A_ID  # A, C, G, T = A_ID + 0..3
 from dnaseq_cli.models.cnn import CHAR_EMBED_ROWS, CHAR_PAD_ID, masked_max_pool
+from dnaseq_cli.models.layers import feed_forward
 from dnaseq_cli.models.rc import StrandAveragedBackbone
 from dnaseq_cli.models.registry import register
 
@@ -140,12 +141,7 @@ class TransformerBlock(nn.Module):
         self.norm1 = nn.LayerNorm(d_model)
         self.attn = SelfAttention(d_model, n_heads, dropout, window)
         self.norm2 = nn.LayerNorm(d_model)
-        self.ff = nn.Sequential(
-            nn.Linear(d_model, ff_mult * d_model),
-            nn.GELU(),
-            nn.Dropout(dropout),
-            nn.Linear(ff_mult * d_model, d_model),
-        )
+        self.ff = feed_forward(d_model, ff_mult, dropout)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
