@@ -26,6 +26,17 @@ def _motif_data(n: int, rng: random.Random, motif: str = "GATTACA") -> tuple[lis
     return seqs, labels
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The CI box is 2 shared cores: tiny models run faster without intra-op threading."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def motif_data() -> Callable[..., tuple[list[str], list[int]]]:
     return _motif_data

@@ -19,16 +19,6 @@ from dnaseq_cli.models.bigbird import (
 from dnaseq_cli.models.heads import SequenceClassifier
 from dnaseq_cli.models.rc import complement_ids_for
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread avoids OpenMP barrier stalls when the shared CPUs are busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 SMALL = dict(d_model=32, n_layers=2, n_heads=2, block_size=4, num_random_blocks=2, dropout=0.0)
 
 

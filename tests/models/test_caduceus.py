@@ -35,15 +35,6 @@ PAD, A, C, G, T = 4, 7, 8, 9, 10
 TINY = dict(d_model=16, n_layer=2)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread is fastest and immune to oversubscription on shared CPUs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _scan_inputs(b: int, d: int, n: int, length: int, dt_scale: float = 1.0, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     dt0 = torch.exp(torch.rand(d, generator=g) * (math.log(0.1) - math.log(1e-3)) + math.log(1e-3))

@@ -24,15 +24,6 @@ from dnaseq_cli.models.rc import (
 SEQS = ["ACGTACGGTTCAGGATNNACGTTAGC", "GGCATTACAGCT", "TTTAACCGGA" * 4, ""]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The CI box is 2 shared cores: tiny models train faster without intra-op threading."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def batch(seqs: list[str], k: int = 3, length: int | None = None) -> tuple[torch.Tensor, ...]:
     ids, mask = encode_batch_kmers(seqs, k, length)
     return torch.from_numpy(ids), torch.from_numpy(mask)

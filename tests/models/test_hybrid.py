@@ -13,15 +13,6 @@ from dnaseq_cli.models.hybrid import HybridCNNTransformerBackbone, SelfAttention
 SEQS = ["ACGTACGGTTCAGGATNNACGTTAGCAT", "GGCATTACAGCT", "TTTAACCGGA" * 5, ""]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The CI box is 2 shared cores: tiny models run faster without intra-op threading."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def batch(seqs: list[str], length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     ids, mask = encode_batch_chars(seqs, length)
     return torch.from_numpy(ids), torch.from_numpy(mask)
