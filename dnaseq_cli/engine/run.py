@@ -73,6 +73,18 @@ def check_trainable(dataset: Dataset) -> None:
         raise InputError("the train split holds a single class", path=where)
 
 
+def checkpoint_data_of(dataset: Dataset, encoding: str) -> dict[str, Any]:
+    """What a checkpoint needs to score new sequences on its own: task, classes and window."""
+    manifest = dataset.manifest
+    return {
+        "task": manifest["task"],
+        "classes": manifest.get("classes") or [],
+        "window_length": int(manifest["window_length"]),
+        "stored_encoding": manifest["encoding"],
+        "model_encoding": encoding,
+    }
+
+
 def _write_tsv(frame: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
@@ -90,7 +102,7 @@ def train_run(
     build_model: Callable[[int], torch.nn.Module],
     encoding: str,
     rc_fn,
-    save_checkpoint: Callable[[torch.nn.Module, Path], None],
+    save_checkpoint: Callable[..., None],
     load_checkpoint: Callable[[Path], torch.nn.Module],
     model_spec: dict[str, Any],
     config: TrainConfig,
@@ -137,8 +149,10 @@ def train_run(
     )
     checkpoint_dir = run_dir / CHECKPOINT_DIR
 
+    checkpoint_data = checkpoint_data_of(dataset, encoding)
+
     def save_best(current: torch.nn.Module) -> None:
-        save_checkpoint(current, checkpoint_dir)
+        save_checkpoint(current, checkpoint_dir, data=checkpoint_data)
 
     def epoch_done(row: dict[str, Any]) -> None:
         _write_tsv(pd.DataFrame(trainer.state.history), run_dir / "metrics_per_epoch.tsv")

@@ -91,8 +91,8 @@ def rc_function(encoding: str) -> Callable[[Tensor, Tensor], tuple[Tensor, Tenso
     return reverse_complement
 
 
-def save(model: nn.Module, folder: Path) -> None:
-    registry.save_checkpoint(model, folder)
+def save(model: nn.Module, folder: Path, data: dict[str, Any] | None = None) -> None:
+    registry.save_checkpoint(model, folder, data=data)
 
 
 def load(folder: Path, device: str | torch.device = "cpu") -> nn.Module:

@@ -120,11 +120,20 @@ def load_state_dict_tied(model: nn.Module, state: dict[str, torch.Tensor]) -> No
         raise KeyError(f"missing weights: {real_missing[:5]}")
 
 
-def save_checkpoint(model: nn.Module, folder: str | Path) -> Path:
-    """Write `folder/config.json` (backbone name + constructor config) and `model.safetensors`."""
+def save_checkpoint(
+    model: nn.Module, folder: str | Path, data: dict[str, Any] | None = None
+) -> Path:
+    """Write `folder/config.json` (backbone name + constructor config) and `model.safetensors`.
+
+    ``data`` describes what the model reads and predicts (task, class names, window length, stored
+    encoding); it goes under the ``"data"`` key so predict and vep can use a checkpoint on its own.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / CONFIG_NAME).write_text(json.dumps(_spec(model), indent=2, sort_keys=True) + "\n")
+    spec = _spec(model)
+    if data is not None:
+        spec["data"] = data
+    (folder / CONFIG_NAME).write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
     save_file({k: v.cpu() for k, v in unique_state_dict(model).items()}, str(folder / WEIGHTS_NAME))
     return folder
 
