@@ -17,8 +17,12 @@ attention over each graph's nodes (dense per row, key padding mask).
 
 Memory: global attention is O(nodes^2) per graph: fine up to a few thousand tokens (4k tokens, 4
 heads: ~256 MB of scores per layer in float32 without a fused kernel). For longer inputs use
-``attention_window=w`` (block-local attention, O(nodes * 3w)) or ``global_attention=False`` (message
-passing only); the graph itself is O(nodes * overlap_window).
+``attention_window=w``: block-local attention (the nodes of each graph, in sequence order, cut into
+blocks of ``w``; a node attends to its own block and both neighbouring blocks, padding masked), so
+scores are O(nodes * 3w). ``global_tokens=g`` adds ``g`` learned summary tokens per graph that
+attend to every node and are attended to by every node (O(nodes * g)), carried from layer to layer,
+so windowed layers keep a global channel. ``global_attention=False`` keeps message passing only; the
+graph itself is O(nodes * overlap_window).
 
 Reverse complement: not equivariant by construction; wrap in
 :class:`dnaseq_cli.models.heads.SequenceClassifier`, which averages the graphs of both strands.
@@ -29,6 +33,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATv2Conv, GINEConv
 
@@ -88,6 +93,73 @@ def kmer_graph(
     return torch.stack([torch.cat(srcs), torch.cat(dsts)]), torch.cat(types)
 
 
+def windowed_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor, w: int, extra_k: Tensor, extra_v: Tensor,
+    dropout: float = 0.0,
+) -> Tensor:  # fmt: skip
+    """Block-local attention plus ``G`` extra keys that every query sees (the summary tokens).
+
+    ``q, k, v [B, H, N, dh]``, ``mask [B, N]``, ``extra_k/v [B, H, G, dh]``. Query block ``b``
+    (positions ``b*w .. b*w+w-1``) sees key blocks ``b-1, b, b+1`` where ``mask`` holds, plus all
+    extra keys; scores take ``B * H * N * (3w + G)`` memory instead of ``B * H * N^2``.
+    """
+    b, h, n, dh = q.shape
+    nb = -(-n // w)
+    pad = nb * w - n
+
+    def neighbours(t: Tensor) -> Tensor:  # [..., N, X] -> [..., nb, 3w, X]
+        t = F.pad(t, (0, 0, w, w + pad)).unflatten(-2, (nb + 2, w))
+        return torch.cat([t[..., :-2, :, :], t[..., 1:-1, :, :], t[..., 2:, :, :]], dim=-2)
+
+    def with_extra(t: Tensor, extra: Tensor) -> Tensor:  # [B, H, nb, 3w, dh] -> [B*nb, H, 3w+G, dh]
+        t = torch.cat([t, extra[:, :, None].expand(-1, -1, nb, -1, -1)], dim=-2)
+        return t.transpose(1, 2).flatten(0, 1)
+
+    qb = F.pad(q, (0, 0, 0, pad)).unflatten(-2, (nb, w)).transpose(1, 2).flatten(0, 1)
+    keys = neighbours(mask[:, None, :, None].float())[..., 0].bool()  # [B, 1, nb, 3w]
+    keys = torch.cat([keys, keys.new_ones(b, 1, nb, extra_k.shape[-2])], dim=-1)
+    keys = keys | ~keys.any(-1, keepdim=True)  # no summaries and pure padding: avoid NaN
+    keys = keys.transpose(1, 2).flatten(0, 1)[:, :, None, :]  # [B*nb, 1, 1, 3w+G]
+    y = F.scaled_dot_product_attention(
+        qb, with_extra(neighbours(k), extra_k), with_extra(neighbours(v), extra_v),
+        attn_mask=keys, dropout_p=dropout,
+    )  # fmt: skip
+    return y.unflatten(0, (b, nb)).transpose(1, 2).flatten(2, 3)[:, :, :n]
+
+
+class GraphAttention(SelfAttention):
+    """:class:`SelfAttention` over the nodes of each graph, optionally with summary tokens.
+
+    Without summaries it is exactly ``SelfAttention`` (same weights, so older checkpoints load).
+    With summaries ``s [B, G, D]``: summaries attend to all valid nodes and all summaries; nodes
+    attend to their window (or all nodes when ``window`` is None) and all summaries. Returns
+    ``(nodes, summaries)`` updates.
+    """
+
+    def forward(  # type: ignore[override]
+        self, x: Tensor, mask: Tensor, summary: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        if summary is None:
+            return super().forward(x, mask), None
+        b, n, d = x.shape
+        g = summary.shape[1]
+        qkv = self.qkv(torch.cat([summary, x], dim=1))
+        q, k, v = qkv.view(b, g + n, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        p = self.dropout if self.training else 0.0
+        keys = torch.cat([mask.new_ones(b, g), mask], dim=1)[:, None, None, :]
+        if self.window is None or n <= self.window:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=keys, dropout_p=p)
+        else:
+            ys = F.scaled_dot_product_attention(q[:, :, :g], k, v, attn_mask=keys, dropout_p=p)
+            yx = windowed_attention(
+                q[:, :, g:], k[:, :, g:], v[:, :, g:], mask, self.window,
+                k[:, :, :g], v[:, :, :g], p,
+            )  # fmt: skip
+            y = torch.cat([ys, yx], dim=2)
+        out = self.out(y.transpose(1, 2).reshape(b, g + n, d))
+        return out[:, g:], out[:, :g]
+
+
 class GPSLayer(nn.Module):
     """Local message passing + global attention + FFN, pre-LN residual (GPS layer)."""
 
@@ -116,7 +188,7 @@ class GPSLayer(nn.Module):
         else:
             raise ValueError(f"local_layer must be 'gatv2' or 'gine', got {local_layer!r}")
         self.attn = (
-            SelfAttention(d_model, n_heads, dropout, window=attention_window)
+            GraphAttention(d_model, n_heads, dropout, window=attention_window)
             if global_attention
             else None
         )
@@ -124,14 +196,27 @@ class GPSLayer(nn.Module):
         self.ff = feed_forward(d_model, ff_mult, dropout)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, mask: Tensor) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_attr: Tensor,
+        mask: Tensor,
+        summary: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Node states ``[nodes, D]`` (and summary tokens ``[B, G, D]``, if any) after the layer."""
         xn = self.norm1(x)
         h = x + self.drop(self.local(xn, edge_index, edge_attr))
         if self.attn is not None:
             dense = xn.new_zeros(*mask.shape, xn.shape[-1])
             dense[mask] = xn
-            h = h + self.drop(self.attn(dense, mask)[mask])
-        return h + self.drop(self.ff(self.norm2(h)))
+            sn = None if summary is None else self.norm1(summary)
+            dx, ds = self.attn(dense, mask, sn)
+            h = h + self.drop(dx[mask])
+            if summary is not None and ds is not None:
+                summary = summary + self.drop(ds)
+                summary = summary + self.drop(self.ff(self.norm2(summary)))
+        return h + self.drop(self.ff(self.norm2(h))), summary
 
 
 @register("gnn")
@@ -154,10 +239,15 @@ class GNNAttentionBackbone(StrandAveragedBackbone, nn.Module):
         local_layer: str = "gatv2",
         global_attention: bool = True,
         attention_window: int | None = None,
+        global_tokens: int = 0,
         ff_mult: int = 2,
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
+        if attention_window is not None and attention_window < 1:
+            raise ValueError(f"attention_window must be >= 1 or None, got {attention_window}")
+        if global_tokens < 0 or (global_tokens and not global_attention):
+            raise ValueError("global_tokens must be >= 0 and needs global_attention=True")
         if not 1 <= k <= 8:
             raise ValueError(f"k must lie in 1..8, got {k}")
         if d_model % n_heads:
@@ -175,6 +265,8 @@ class GNNAttentionBackbone(StrandAveragedBackbone, nn.Module):
             ff_mult=ff_mult,
             dropout=dropout,
         )
+        if global_tokens:  # only when used: configs of earlier checkpoints stay as they were
+            self._config["global_tokens"] = global_tokens
         self.encoding = f"kmer{k}"  # type: ignore[misc]  # instance value follows k
         self.k = k
         self.overlap_window = overlap_window
@@ -190,6 +282,9 @@ class GNNAttentionBackbone(StrandAveragedBackbone, nn.Module):
         )
         self.norm = nn.LayerNorm(d_model)
         self.drop = nn.Dropout(dropout)
+        self.summary = (
+            nn.Parameter(torch.randn(global_tokens, d_model) * 0.02) if global_tokens else None
+        )
 
     def config(self) -> dict[str, Any]:
         return dict(self._config)
@@ -212,11 +307,12 @@ class GNNAttentionBackbone(StrandAveragedBackbone, nn.Module):
         edge_attr = self.edge_embed(torch.cat([edge_type, torch.full_like(loops, EDGE_SELF)]))
         pos = cols[:used].expand(b, used)[mask]
         x = self.drop(self.embed(ids[mask].long()) + sinusoidal(pos, self.d_output))
+        summary = None if self.summary is None else self.summary.expand(b, -1, -1)
         for layer in self.layers:
-            x = layer(x, edge_index, edge_attr, mask)
+            x, summary = layer(x, edge_index, edge_attr, mask, summary)
         out = x.new_zeros(b, length, self.d_output)
         out[:, :used][mask] = self.norm(x)
         return out, full_mask
 
 
-__all__ = ["GNNAttentionBackbone", "GPSLayer", "kmer_graph"]
+__all__ = ["GNNAttentionBackbone", "GPSLayer", "GraphAttention", "kmer_graph", "windowed_attention"]

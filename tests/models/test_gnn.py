@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -13,6 +15,7 @@ from dnaseq_cli.models.gnn import (
     EDGE_FORWARD,
     EDGE_OVERLAP,
     GNNAttentionBackbone,
+    GraphAttention,
     kmer_graph,
 )
 from dnaseq_cli.models.heads import SequenceClassifier
@@ -119,3 +122,105 @@ def test_tiny_model_learns_motif(fit_motif) -> None:
     losses, acc = fit_motif(clf, batch, lr=3e-3, max_steps=200)
     assert sum(losses[-10:]) < 0.6 * sum(losses[:10])
     assert acc > 0.85, acc
+
+
+# -- windowed attention (attention_window) and summary tokens (global_tokens) ---------------------
+
+
+def dense_reference(attn: GraphAttention, x: torch.Tensor, mask: torch.Tensor, w: int | None,
+                    summary: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Plain softmax attention with an explicit [queries, keys] mask of the windowed pattern."""
+    b, n, d = x.shape
+    g = 0 if summary is None else summary.shape[1]
+    seq = x if summary is None else torch.cat([summary, x], 1)
+    h, dh = attn.n_heads, d // attn.n_heads
+    q, k, v = attn.qkv(seq).view(b, g + n, 3, h, dh).permute(2, 0, 3, 1, 4)
+    block = torch.arange(n) // (w if w is not None else n + 1)
+    allowed = torch.ones(g + n, g + n, dtype=torch.bool)
+    allowed[g:, g:] = (block[:, None] - block[None, :]).abs() <= 1
+    allowed = allowed[None] & torch.cat([torch.ones(b, g, dtype=torch.bool), mask], 1)[:, None, :]
+    scores = (q @ k.transpose(-1, -2)) / dh**0.5
+    scores = scores.masked_fill(~allowed[:, None], float("-inf"))
+    y = attn.out((scores.softmax(-1) @ v).transpose(1, 2).reshape(b, g + n, d))
+    return y[:, g:], y[:, :g]
+
+
+@pytest.mark.parametrize("window", [1, 3, 5, 8])
+@pytest.mark.parametrize("n_summary", [0, 2])
+def test_windowed_attention_equals_dense_attention_masked_to_the_same_pattern(
+    window: int, n_summary: int
+) -> None:
+    torch.manual_seed(1)
+    attn = GraphAttention(16, 4, window=window).eval()
+    x = torch.randn(3, 19, 16)
+    lengths = torch.tensor([19, 11, 4])  # variable-length graphs padded into one batch
+    mask = torch.arange(19)[None] < lengths[:, None]
+    summary = torch.randn(3, n_summary, 16) if n_summary else None
+    got_x, got_s = attn(x, mask, summary)
+    ref_x, ref_s = dense_reference(attn, x, mask, window, summary)
+    torch.testing.assert_close(got_x[mask], ref_x[mask], atol=1e-5, rtol=1e-5)
+    if n_summary:
+        torch.testing.assert_close(got_s, ref_s, atol=1e-5, rtol=1e-5)
+    # the window must actually restrict something: node 0 differs from full attention
+    full_x, _ = dense_reference(attn, x, mask, None, summary)
+    if window < 7:
+        assert not torch.allclose(got_x[0, 0], full_x[0, 0], atol=1e-4)
+
+
+@pytest.mark.parametrize("g", [0, 2])
+def test_windowed_gnn_on_8k_nodes_keeps_attention_scores_linear(monkeypatch, g: int) -> None:
+    """8k nodes, window 256: every attention call holds <= N * (3w + G) scores, not N^2."""
+    import torch.nn.functional as F
+
+    sizes: list[int] = []
+    real = F.scaled_dot_product_attention
+
+    def spy(q, k, v, **kw):
+        sizes.append(q.shape[0] * q.shape[1] * q.shape[2] * k.shape[2])
+        return real(q, k, v, **kw)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
+    n, w, heads = 8192, 256, 2
+    model = tiny(d_model=16, n_heads=heads, n_layers=1, attention_window=w, global_tokens=g,
+                 overlap_window=4)  # fmt: skip
+    ids = torch.randint(5, 5 + 64, (1, n + 2), generator=torch.Generator().manual_seed(0))
+    ids[0, n:] = 0  # trailing padding
+    with torch.inference_mode():
+        hidden, valid = model(ids)
+    assert hidden.shape == (1, n + 2, 16) and int(valid.sum()) == n
+    assert torch.isfinite(hidden).all() and not hidden[0, n:].any()
+    assert sizes and max(sizes) <= heads * n * (3 * w + g) < heads * n * n // 10
+
+
+@pytest.mark.parametrize("opts", [{"attention_window": 4}, {"attention_window": 4, "global_tokens": 2},
+                                  {"global_tokens": 3}])  # fmt: skip
+def test_windowed_model_rc_invariant_padding_safe_and_reloads(opts: dict, tmp_path) -> None:
+    from dnaseq_cli.models.registry import load_checkpoint, save_checkpoint
+
+    model = tiny(**opts)
+    ids, mask = batch(SEQS)
+    clf = SequenceClassifier.create(model, 2, conjoin_train=True).eval()
+    out = clf(ids, mask)
+    assert torch.isfinite(out).all()
+    rc_ids, rc_mask = batch([reverse_complement(s) for s in SEQS])
+    torch.testing.assert_close(clf(rc_ids, rc_mask), out, atol=1e-5, rtol=1e-5)
+    ids_p, mask_p = batch(SEQS, length=ids.shape[1] + 9)
+    torch.testing.assert_close(clf(ids_p, mask_p), out, atol=1e-5, rtol=1e-5)
+    save_checkpoint(clf, tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())["config"]
+    assert config["attention_window"] == opts.get("attention_window")
+    assert config.get("global_tokens", 0) == opts.get("global_tokens", 0)
+    back = load_checkpoint(tmp_path)
+    torch.testing.assert_close(back(ids, mask), out)
+
+
+def test_default_config_has_no_new_keys_and_windowed_model_trains(fit_motif) -> None:
+    assert "global_tokens" not in tiny().config()  # earlier checkpoints' configs unchanged
+    with pytest.raises(ValueError):
+        tiny(global_tokens=2, global_attention=False)
+    torch.manual_seed(0)
+    model = tiny(d_model=32, n_layers=2, attention_window=8, global_tokens=2)
+    clf = SequenceClassifier.create(model, 2, conjoin_train=True)
+    losses, _ = fit_motif(clf, batch, lr=3e-3, max_steps=60)
+    assert sum(losses[-10:]) < 0.8 * sum(losses[:10])
+    assert model.summary is not None and model.summary.grad is not None
