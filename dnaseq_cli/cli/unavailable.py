@@ -11,7 +11,6 @@ PLANNED = {
     "fetch": "Download reference genomes, benchmark datasets and model checkpoints.",
     "predict": "Score sequences (FASTA, table, BED + reference) with a trained model.",
     "vep": "Predict variant effects from a VCF against a reference FASTA.",
-    "compare": "Print the model comparison table of the backbones.",
 }
 
 

@@ -9,6 +9,7 @@ Run folder layout::
     test_metrics.json/.tsv final metrics of the best checkpoint on the test split
     test_predictions.tsv   per-window probabilities on the test split
     last_state.pt          optimiser/scheduler/RNG state for --resume
+    training_curve.png     loss and validation metrics per epoch; roc.png, pr.png (binary tasks)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from dnaseq_cli.atomic import atomic_path
 from dnaseq_cli.data.dataset import Dataset
 from dnaseq_cli.engine.trainer import STATE_FILE, TrainConfig, Trainer, seed_everything
 from dnaseq_cli.errors import InputError
+from dnaseq_cli.report.plots import run_plots
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -85,6 +87,17 @@ def checkpoint_data_of(dataset: Dataset, encoding: str) -> dict[str, Any]:
     }
 
 
+def _reset_peak_memory(device: torch.device) -> None:
+    """Start the peak-memory counters afresh so a run reports its own peak, not an earlier run's
+    in the same process (``dnaseq compare --run``). Linux resets VmHWM/ru_maxrss via clear_refs."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
 def _write_tsv(frame: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
@@ -123,6 +136,7 @@ def train_run(
         # The interrupted run's settings win: a different schedule would not reproduce the run.
         saved = torch.load(state_path, map_location="cpu", weights_only=False)["config"]
         config = TrainConfig(**saved)
+    _reset_peak_memory(device)
     seed_everything(config.seed)
     task = dataset.manifest["task"]
     n_out = 1 if task == "regression" else len(dataset.manifest["classes"])
@@ -196,4 +210,5 @@ def train_run(
             table[f"prob_{name}"] = outputs[:, index]
         table["predicted"] = np.array(dataset.manifest["classes"])[outputs.argmax(axis=1)]
     _write_tsv(table, run_dir / "test_predictions.tsv")
+    run_plots(run_dir, task, labels, outputs, state.history)
     return RunResult(run_dir, metrics, state.history, parameters)
