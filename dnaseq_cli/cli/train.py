@@ -60,6 +60,29 @@ def train(
     rc_augment: bool = typer.Option(
         True, "--rc-augment/--no-rc-augment", help="Reverse-complement half of training batches."
     ),
+    shift_augment: int = typer.Option(
+        0,
+        "--shift-augment",
+        help="Shift each training window by up to +-N bp. Datasets keep one fixed window per record "
+        "(--flank widens it, no separate flanks are stored), so the shift happens inside the "
+        "window: bases pushed out are dropped and the N vacated positions become masked padding.",
+    ),
+    shuffled_negatives: float = typer.Option(
+        0.0,
+        "--shuffled-negatives",
+        help="Add this fraction (of the train split size) of negatives (first class, e.g. 0): "
+        "dinucleotide-preserving shuffles of training sequences of the other classes.",
+    ),
+    augment: str = typer.Option(
+        "none",
+        "--augment",
+        help="none, or gan: a small WGAN-GP trained on the minority class of the train split adds "
+        "samples of that class (enough to balance the classes, or --gan-samples).",
+    ),
+    gan_steps: int = typer.Option(300, "--gan-steps", help="Generator steps of the GAN augmenter."),
+    gan_samples: int | None = typer.Option(
+        None, "--gan-samples", help="Number of GAN sequences (default: balance the classes)."
+    ),
     max_steps: int | None = typer.Option(
         None, "--max-steps-per-epoch", help="Cap optimiser steps per epoch (quick runs)."
     ),
@@ -89,6 +112,7 @@ def train(
 
     if loss not in LOSSES:
         raise InputError(f"unknown --loss {loss!r}; choose from {', '.join(LOSSES)}")
+    _check_augmentation(shift_augment, shuffled_negatives, augment, gan_steps, gan_samples)
     from dnaseq_cli.models import factory
 
     console = Console(stderr=True)
@@ -134,7 +158,9 @@ def train(
         epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
         warmup_fraction=warmup, grad_clip=grad_clip, grad_accum=grad_accum, patience=patience,
         monitor=monitor, loss=loss, balanced_sampling=balanced, rc_augment=rc_augment, seed=seed,
-        max_steps_per_epoch=max_steps,
+        max_steps_per_epoch=max_steps, shift_augment=shift_augment,
+        shuffled_negatives=shuffled_negatives, augment=augment, gan_steps=gan_steps,
+        gan_samples=gan_samples,
     )  # fmt: skip
     encoding = factory.encoding_of(backbone)
     show = not quiet and sys.stderr.isatty()
@@ -178,6 +204,7 @@ def train(
                 value = result.test_metrics[key]
                 table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
         console.print(table)
+        _print_synthetic(console, output)
         console.print(f"run folder: {output}", highlight=False, markup=False)
 
 
@@ -191,6 +218,43 @@ def _interruptible(run_dir: Path):
             f"interrupted: the last finished epoch is saved in {run_dir}; continue with "
             f"'dnaseq train ... -o {run_dir} --resume'"
         ) from None
+
+
+def _check_augmentation(
+    shift: int, shuffled: float, augment: str, gan_steps: int, gan_samples: int | None
+) -> None:
+    from dnaseq_cli.engine.augment import AUGMENTERS
+
+    if shift < 0:
+        raise InputError(f"--shift-augment must be >= 0, got {shift}")
+    if not 0 <= shuffled <= 10:
+        raise InputError(f"--shuffled-negatives must lie in 0..10, got {shuffled}")
+    if augment not in AUGMENTERS:
+        raise InputError(f"unknown --augment {augment!r}; choose from {', '.join(AUGMENTERS)}")
+    if gan_steps < 1 or (gan_samples is not None and gan_samples < 0):
+        raise InputError("--gan-steps must be >= 1 and --gan-samples >= 0")
+
+
+def _print_synthetic(console: Console, run_dir: Path) -> None:
+    """One line on the synthetic training sequences (they never enter validation or test)."""
+    try:
+        counts = json.loads((run_dir / "run_config.json").read_text()).get("synthetic") or {}
+    except (OSError, json.JSONDecodeError):
+        return
+    if not counts.get("shuffled_negatives") and not counts.get("gan"):
+        return
+    parts = []
+    if counts.get("shuffled_negatives"):
+        parts.append(
+            f"{counts['shuffled_negatives']} dinucleotide-shuffled (class {counts['shuffled_class']})"
+        )
+    if counts.get("gan"):
+        parts.append(f"{counts['gan']} GAN (class {counts['gan_class']})")
+    console.print(
+        f"synthetic training sequences: {', '.join(parts)} added to {counts['train_rows']} train "
+        "rows (validation and test untouched)",
+        highlight=False, markup=False,
+    )  # fmt: skip
 
 
 def _parse_overrides(text: str | None) -> dict:

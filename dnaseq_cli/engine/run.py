@@ -151,6 +151,7 @@ def train_run(
             "model": model_spec,
             "parameters": parameters,
             "train": asdict(config),
+            "synthetic": trainer.synthetic_counts,  # augmentation rows added to train only
             "dataset": str(dataset.path),
             "dataset_manifest": {
                 k: dataset.manifest[k]

@@ -20,7 +20,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
+from dnaseq_cli.engine.augment import (
+    AugmentedRows,
+    item_labels,
+    random_shift,
+    synthetic_training_rows,
+)
 from dnaseq_cli.engine.batches import Batch, WindowRows, make_collate
+from dnaseq_cli.engine.encoding import pad_id_for
 from dnaseq_cli.engine.losses import make_loss
 from dnaseq_cli.engine.schedule import warmup_cosine
 from dnaseq_cli.report.metrics import classification_metrics, regression_metrics
@@ -44,6 +51,11 @@ class TrainConfig:
     loss: str = "ce"
     balanced_sampling: bool = False
     rc_augment: bool = True
+    shift_augment: int = 0  # shift training windows by up to +-N tokens (padding fills the gap)
+    shuffled_negatives: float = 0.0  # dinucleotide-shuffled negatives, fraction of the train split
+    augment: str = "none"  # "gan": WGAN-GP samples of the minority class
+    gan_steps: int = 300
+    gan_samples: int | None = None  # None: enough to match the largest class
     seed: int = 0
     max_steps_per_epoch: int | None = None
     eval_batch_size: int = 64
@@ -93,10 +105,24 @@ class Trainer:
         self.rc_fn = rc_fn
         stored = dataset.manifest["encoding"]
         self.collate = make_collate(stored, encoding)
-        self.train_rows = WindowRows(dataset, dataset.split("train"), self.task)
+        self.pad_id = pad_id_for(encoding)
+        train_rows = WindowRows(dataset, dataset.split("train"), self.task)
+        synthetic = synthetic_training_rows(
+            train_rows, encoding=stored, task=self.task, classes=self.classes,
+            shuffled_fraction=config.shuffled_negatives, augment=config.augment,
+            gan_steps=config.gan_steps, gan_samples=config.gan_samples, seed=config.seed,
+            device=device,
+        )  # fmt: skip
+        # synthetic rows join the train split only; validation and test stay as stored
+        self.synthetic_counts = synthetic.counts
+        self.train_rows: WindowRows | AugmentedRows = (
+            AugmentedRows(train_rows, synthetic.tokens, synthetic.labels)
+            if len(synthetic.tokens)
+            else train_rows
+        )
         self.val_rows = WindowRows(dataset, dataset.split("val"), self.task)
         self.test_rows = WindowRows(dataset, dataset.split("test"), self.task)
-        labels = self.train_rows.labels[self.train_rows.rows]
+        labels = item_labels(self.train_rows)
         self.loss_fn = make_loss(config.loss, self.task, labels, max(len(self.classes), 1)).to(
             device
         )
@@ -118,7 +144,7 @@ class Trainer:
     def train_loader(self, epoch: int) -> DataLoader:
         generator = torch.Generator().manual_seed(self.config.seed + epoch)
         if self.config.balanced_sampling and self.task in ("binary", "multiclass"):
-            labels = self.train_rows.labels[self.train_rows.rows]
+            labels = item_labels(self.train_rows)
             counts = np.bincount(labels, minlength=len(self.classes)).astype(np.float64)
             weights = 1.0 / np.maximum(counts[labels], 1)
             sampler = WeightedRandomSampler(
@@ -146,15 +172,21 @@ class Trainer:
         return self.loss_fn(logits.float(), batch.labels.long())
 
     def _augment(self, batch: Batch, generator: torch.Generator) -> Batch:
-        if not (self.config.rc_augment and self.rc_fn is not None):
-            return batch
-        flip = torch.rand(len(batch.labels), generator=generator) < 0.5
-        if not flip.any():
-            return batch
-        rc_ids, rc_mask = self.rc_fn(batch.input_ids, batch.attention_mask)
-        ids = torch.where(flip[:, None].to(batch.input_ids.device), rc_ids, batch.input_ids)
-        mask = torch.where(flip[:, None].to(batch.input_ids.device), rc_mask, batch.attention_mask)
-        return Batch(ids, mask, batch.labels, batch.rows)
+        if self.config.rc_augment and self.rc_fn is not None:
+            flip = torch.rand(len(batch.labels), generator=generator) < 0.5
+            if flip.any():
+                rc_ids, rc_mask = self.rc_fn(batch.input_ids, batch.attention_mask)
+                flip = flip[:, None].to(batch.input_ids.device)
+                ids = torch.where(flip, rc_ids, batch.input_ids)
+                mask = torch.where(flip, rc_mask, batch.attention_mask)
+                batch = Batch(ids, mask, batch.labels, batch.rows)
+        if self.config.shift_augment > 0:  # after RC: shifting may put padding at the start
+            ids, mask = random_shift(
+                batch.input_ids, batch.attention_mask, self.config.shift_augment, self.pad_id,
+                generator,
+            )  # fmt: skip
+            batch = Batch(ids, mask, batch.labels, batch.rows)
+        return batch
 
     def train_epoch(
         self, epoch: int, progress: Callable[[int, float], None] | None = None
