@@ -15,6 +15,7 @@ from rich.console import Console
 
 from dnaseq_cli import __version__
 from dnaseq_cli.cli import compare as compare_cmd
+from dnaseq_cli.cli import fetch as fetch_cmd
 from dnaseq_cli.cli import preprocess as preprocess_cmd
 from dnaseq_cli.cli import train as train_cmd
 from dnaseq_cli.cli import unavailable
@@ -56,6 +57,7 @@ def _global_options(
 
 app.command(name="preprocess", no_args_is_help=True)(preprocess_cmd.preprocess)
 app.command(name="train", no_args_is_help=True)(train_cmd.train)
+app.command(name="fetch", no_args_is_help=True)(fetch_cmd.fetch)
 app.command(name="compare")(compare_cmd.compare)
 unavailable.register(app)
 

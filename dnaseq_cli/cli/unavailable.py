@@ -8,7 +8,6 @@ import typer
 from dnaseq_cli.errors import InputError
 
 PLANNED = {
-    "fetch": "Download reference genomes, benchmark datasets and model checkpoints.",
     "predict": "Score sequences (FASTA, table, BED + reference) with a trained model.",
     "vep": "Predict variant effects from a VCF against a reference FASTA.",
 }
