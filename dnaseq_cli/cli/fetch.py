@@ -47,8 +47,10 @@ def _is_cached(resource: Resource, cache: Path) -> bool:
 
 def _print_catalogue(cache: Path) -> None:
     table = Table(title=f"dnaseq fetch catalogue (cache: {cache})", title_justify="left")
-    for column in ("name", "kind", "assembly", "size", "cached", "source", "description"):
-        table.add_column(column, overflow="fold")
+    table.add_column("name", no_wrap=True)
+    for column in ("kind", "assembly", "size", "cached", "source"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("description", overflow="fold", min_width=30)
     for resource in load_catalogue().values():
         table.add_row(
             resource.name,
@@ -59,7 +61,7 @@ def _print_catalogue(cache: Path) -> None:
             resource.source,
             resource.description,
         )
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 def fetch(
@@ -162,6 +164,8 @@ def fetch(
             if quiet:
                 continue
             state = "fetched" if result.downloaded else "already present"
+            if result.kind == "hf-checkpoint":
+                state = "ready"  # the hub client does not say whether it downloaded anything
             console.print(f"dnaseq: {result.name} ({result.kind}): {state}", highlight=False)
             if result.sha256:
                 console.print(f"  sha256 {result.sha256}", highlight=False)

@@ -37,8 +37,9 @@ def fetch_checkpoint(
 ) -> Path:
     """Download (or find in the cache) every file of ``repo_id``; return the snapshot folder."""
     try:
-        import huggingface_hub
         from huggingface_hub import errors as hub_errors
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.utils import disable_progress_bars
     except ImportError:
         raise InputError(
             "fetching hub checkpoints needs the huggingface_hub package: "
@@ -46,9 +47,9 @@ def fetch_checkpoint(
         ) from None
     offline = offline_mode()
     if quiet:
-        huggingface_hub.utils.disable_progress_bars()
+        disable_progress_bars()
     try:
-        folder = huggingface_hub.snapshot_download(
+        folder = snapshot_download(
             repo_id,
             revision=revision,
             cache_dir=cache_dir,
