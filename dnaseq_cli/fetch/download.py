@@ -93,6 +93,8 @@ def download(
         except _Interrupted as exc:
             attempt += 1
             have = part.stat().st_size if part.exists() else 0
+            if attempt > retries and have == 0:
+                raise FetchError(f"download failed ({exc})", path=url) from None
             if attempt > retries:
                 raise FetchError(
                     f"download interrupted after {have:,} bytes ({exc}); run the same command "
