@@ -18,8 +18,8 @@ def test_url_download_prints_the_cached_path(http_server, tmp_path, run_cli):
     cache = tmp_path / "cache"
     result = run_cli("fetch", url, "--cache-dir", cache, "--sha256", sha(PAYLOAD))
     assert result.returncode == 0, result.stderr
-    path = cache / "url" / "127.0.0.1_" / "files" / "a.txt"
-    path = next(cache.rglob("a.txt"))
+    port = http_server.base.rsplit(":", 1)[1]
+    path = cache / "url" / f"127.0.0.1_{port}" / "files" / "a.txt"
     assert result.stdout.strip() == str(path) and path.read_bytes() == PAYLOAD
     assert "fetched" in result.stderr and sha(PAYLOAD) in result.stderr
     again = run_cli("fetch", url, "--cache-dir", cache, "-q")
