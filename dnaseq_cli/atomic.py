@@ -11,6 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _normal_mode(path: Path, directory: bool) -> None:
+    """mkstemp/mkdtemp create private (0600/0700) entries; outputs get the usual umask mode."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary file path next to ``target``; rename it onto ``target`` if the block succeeds."""
@@ -21,6 +32,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            _normal_mode(tmp, directory=False)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -40,6 +53,7 @@ def atomic_directory(target: str | os.PathLike[str], overwrite: bool = False) ->
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        _normal_mode(tmp, directory=True)
         if target.exists():
             backup = target.with_name(f".{target.name}.old")
             os.replace(target, backup)

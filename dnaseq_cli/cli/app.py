@@ -16,9 +16,10 @@ from rich.console import Console
 from dnaseq_cli import __version__
 from dnaseq_cli.cli import compare as compare_cmd
 from dnaseq_cli.cli import fetch as fetch_cmd
+from dnaseq_cli.cli import predict as predict_cmd
 from dnaseq_cli.cli import preprocess as preprocess_cmd
 from dnaseq_cli.cli import train as train_cmd
-from dnaseq_cli.cli import unavailable
+from dnaseq_cli.cli import vep as vep_cmd
 from dnaseq_cli.errors import DnaseqError
 
 app = typer.Typer(
@@ -31,7 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, emoji=False)  # "chr1:100:A" must not become an emoji
 
 
 def _version_callback(value: bool) -> None:
@@ -55,11 +56,12 @@ def _global_options(
     logging.basicConfig(level=level, format="dnaseq: %(levelname)s: %(message)s", stream=sys.stderr)
 
 
+app.command(name="predict", no_args_is_help=True)(predict_cmd.predict)
+app.command(name="vep", no_args_is_help=True)(vep_cmd.vep)
 app.command(name="preprocess", no_args_is_help=True)(preprocess_cmd.preprocess)
 app.command(name="train", no_args_is_help=True)(train_cmd.train)
-app.command(name="fetch", no_args_is_help=True)(fetch_cmd.fetch)
 app.command(name="compare")(compare_cmd.compare)
-unavailable.register(app)
+app.command(name="fetch", no_args_is_help=True)(fetch_cmd.fetch)
 
 
 def _debug_requested(argv: list[str]) -> bool:

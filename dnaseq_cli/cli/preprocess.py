@@ -93,7 +93,7 @@ def preprocess(
         seed=seed,
         harmonise_chroms=harmonise_chroms,
     )
-    console = Console(stderr=True)
+    console = Console(stderr=True, emoji=False)
     show_progress = not quiet and sys.stderr.isatty()
     progress = Progress(
         TextColumn("encoding"),

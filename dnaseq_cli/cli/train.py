@@ -115,7 +115,7 @@ def train(
     _check_augmentation(shift_augment, shuffled_negatives, augment, gan_steps, gan_samples)
     from dnaseq_cli.models import factory
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, emoji=False)
     overrides = _parse_overrides(model_config)
     spec = factory.model_spec(backbone, size, overrides)
     if dry_run:

@@ -48,6 +48,8 @@ def detect_format(path: str | Path, declared: str = "auto") -> str:
                 f"unknown --format {declared!r}; choose from {', '.join(INPUT_FORMATS)}"
             )
         return declared
+    if str(path) == "-":
+        return "fasta"  # a pipe has no name; FASTA is what tools usually stream (else --format)
     name = str(path).lower()
     for suffix in (".gz", ".bgz", ".bgzf"):
         if name.endswith(suffix):

@@ -62,6 +62,9 @@ class Variant:
     record_number: int
     allele_index: int
     info: dict[str, Any] = field(default_factory=dict, hash=False)
+    #: Why this ALT cannot be scored (``symbolic``, ``breakend``, ``spanning_deletion``,
+    #: ``missing_alt``); only set when the reader was asked to ``include_skipped``.
+    skip_reason: str | None = None
 
     @property
     def start0(self) -> int:
@@ -99,6 +102,7 @@ class VariantStats:
     breakend: int = 0
     spanning_deletion: int = 0
     missing_alt: int = 0
+    header: str | None = field(default=None, repr=False)
 
     @property
     def skipped(self) -> int:
@@ -130,17 +134,24 @@ def read_variants(
 
 
 def iter_variants(
-    path: str | os.PathLike[str], *, stats: VariantStats | None = None
+    path: str | os.PathLike[str],
+    *,
+    stats: VariantStats | None = None,
+    include_skipped: bool = False,
 ) -> Iterator[Variant]:
     """Yield one :class:`Variant` per sequence ALT allele of a VCF, bgzip VCF, BCF or stdin (``-``).
 
     Skipped alleles are counted in ``stats`` (which accumulates if reused) and, if any, summarised
-    in one warning on the ``dnaseq_cli.io.vcf`` logger once the file is exhausted.
+    in one warning on the ``dnaseq_cli.io.vcf`` logger once the file is exhausted. With
+    ``include_skipped`` they are also yielded, with ``skip_reason`` set, so a caller can report them
+    row by row. ``stats.header`` holds the file's header text once reading has started.
     """
     if str(path) != STDIN:
         if check_readable(path).stat().st_size == 0:
             raise InputError("empty file, expected a VCF or BCF", path=path)
-    return _iter_variants(path, stats if stats is not None else VariantStats())
+    return _iter_variants(
+        path, stats if stats is not None else VariantStats(), include_skipped=include_skipped
+    )
 
 
 @contextlib.contextmanager
@@ -183,7 +194,9 @@ def _copy_stdin(out: BinaryIO) -> None:
     shutil.copyfileobj(src, out, 1 << 20)
 
 
-def _iter_variants(path: str | os.PathLike[str], stats: VariantStats) -> Iterator[Variant]:
+def _iter_variants(
+    path: str | os.PathLike[str], stats: VariantStats, include_skipped: bool = False
+) -> Iterator[Variant]:
     shown = display_name(path)
     with _readable_copy(path) as source:
         previous = pysam.set_verbosity(0)
@@ -197,6 +210,7 @@ def _iter_variants(path: str | os.PathLike[str], stats: VariantStats) -> Iterato
         finally:
             pysam.set_verbosity(previous)
         with vcf:
+            stats.header = str(vcf.header)
             numbers = {key: meta.number for key, meta in vcf.header.info.items()}
             records = iter(vcf)
             record_number = 0
@@ -213,7 +227,7 @@ def _iter_variants(path: str | os.PathLike[str], stats: VariantStats) -> Iterato
                 record_number += 1
                 stats.records += 1
                 try:
-                    variants = _split_record(rec, record_number, numbers, stats)
+                    variants = _split_record(rec, record_number, numbers, stats, include_skipped)
                 except _AlleleError as exc:
                     located = _find_data_line(source, record_number)
                     raise InputError(
@@ -236,23 +250,36 @@ class _AlleleError(Exception):
 
 
 def _split_record(
-    rec: Any, record_number: int, numbers: dict[str, Any], stats: VariantStats
+    rec: Any,
+    record_number: int,
+    numbers: dict[str, Any],
+    stats: VariantStats,
+    include_skipped: bool = False,
 ) -> list[Variant]:
-    """One Variant per sequence ALT; other ALTs are counted in ``stats``."""
+    """One Variant per sequence ALT; other ALTs are counted in ``stats`` (and kept if asked)."""
     ref = rec.ref.upper()
     if not _BASES_RE.fullmatch(ref):
         raise _AlleleError(f"REF allele '{rec.ref}' has characters other than A, C, G, T, N")
     alts = rec.alts
     if not alts:
         stats.missing_alt += 1
-        return []
+        if not include_skipped:
+            return []
+        alts = (".",)
     info = _info(rec)
     variants = []
+    skipped = []
     for index, raw_alt in enumerate(alts, start=1):
         alt = raw_alt.upper()
         reason = _skip_reason(alt)
         if reason is not None:
-            setattr(stats, reason, getattr(stats, reason) + 1)
+            if rec.alts:
+                setattr(stats, reason, getattr(stats, reason) + 1)
+            if include_skipped:
+                skipped.append(
+                    Variant(rec.chrom, rec.pos, rec.id, ref, raw_alt, record_number, index,
+                            skip_reason=reason)
+                )  # fmt: skip
             continue
         if not _BASES_RE.fullmatch(alt):
             raise _AlleleError(f"ALT allele '{raw_alt}' has characters other than A, C, G, T, N")
@@ -269,6 +296,8 @@ def _split_record(
             )
         )
     stats.variants += len(variants)
+    if skipped:  # keep the file's allele order
+        variants = sorted(variants + skipped, key=lambda v: v.allele_index)
     return variants
 
 

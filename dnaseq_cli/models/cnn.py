@@ -83,10 +83,19 @@ class CNNBaseline(StrandAveragedBackbone, nn.Module):
         if input_ids.shape[1] == 0:  # convolutions need one position; it stays masked
             input_ids, mask = F.pad(input_ids, (0, 1), value=CHAR_PAD_ID), F.pad(mask, (0, 1))
         x = self.embed(input_ids.long()).transpose(1, 2)  # [B, C, L]
+        # Full windows (the usual case at inference) need no masking: skip its passes over x.
+        all_valid = bool(mask.all())
         for conv, norm in zip(self.convs, self.norms, strict=True):
-            x = x.masked_fill(~mask[:, None], 0.0)
+            if not all_valid:
+                x = x.masked_fill(~mask[:, None], 0.0)
             x = F.relu(norm(conv(F.pad(x, self.same))))
-            x, mask = masked_max_pool(x, mask, self.pool)
+            if all_valid:
+                x, mask = (
+                    F.max_pool1d(x, self.pool, self.pool, ceil_mode=True),
+                    pool_mask(mask, self.pool),
+                )
+            else:
+                x, mask = masked_max_pool(x, mask, self.pool)
             x = self.dropout(x)
         return x.transpose(1, 2), mask
 

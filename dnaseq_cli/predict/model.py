@@ -1,0 +1,223 @@
+"""A trained model ready to score windows: checkpoint + what it reads and predicts, on a device.
+
+``predict`` and ``vep`` both go through :class:`WindowScorer`, so a window is encoded, padded,
+strand-averaged and batched the same way for both (and the same way training evaluated it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dnaseq_cli.errors import InputError
+
+DEFAULT_MODEL = "enhancer_default"
+#: ``--model`` value naming the bundled default enhancer model.
+BUNDLED_PREFIX = "bundled:"
+
+
+def bundled_model_dir(name: str = DEFAULT_MODEL) -> Path:
+    """Folder of a model shipped inside the package (``dnaseq_cli/resources/models/NAME``)."""
+    return Path(str(resources.files("dnaseq_cli") / "resources" / "models" / name))
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a checkpoint reads and predicts, from its config.json ``data`` section."""
+
+    path: Path
+    backbone: str
+    task: str  # binary | multiclass | regression | masked_lm
+    classes: tuple[str, ...]
+    window_length: int
+    model_encoding: str
+
+    @property
+    def has_classifier(self) -> bool:
+        return self.task != "masked_lm"
+
+    @property
+    def positive_class(self) -> str | None:
+        """The class whose probability is "the score" of a binary model (the last one, e.g. 1)."""
+        return self.classes[-1] if self.task == "binary" else None
+
+
+def resolve_model_path(model: str | Path | None) -> Path:
+    """``None`` -> the bundled default model; ``bundled:NAME`` -> another bundled one; else a folder."""
+    if model is None:
+        path = bundled_model_dir()
+        if not (path / "config.json").exists():
+            raise InputError(
+                "the bundled default model is missing from this installation; pass --model FOLDER"
+            )
+        return path
+    text = str(model)
+    if text.startswith(BUNDLED_PREFIX):
+        path = bundled_model_dir(text.removeprefix(BUNDLED_PREFIX))
+        if not (path / "config.json").exists():
+            raise InputError(f"no bundled model named {text.removeprefix(BUNDLED_PREFIX)!r}")
+        return path
+    path = Path(model)
+    if not path.is_dir():
+        raise InputError("model folder not found (expected a checkpoint folder)", path=path)
+    if not (path / "config.json").exists():
+        raise InputError("not a checkpoint folder: config.json is missing", path=path)
+    return path
+
+
+def _read_info(path: Path, window: int | None) -> tuple[ModelInfo, dict]:
+    try:
+        spec = json.loads((path / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(f"cannot read config.json: {error}", path=path) from None
+    data = spec.get("data") or {}
+    hf_caduceus = spec.get("model_type") == "caduceus"
+    backbone = "caduceus" if hf_caduceus else spec.get("backbone", "?")
+    if spec.get("task") == "masked_lm":
+        task = "masked_lm"
+    else:
+        task = data.get("task") or "binary"
+    length = window or data.get("window_length")
+    if length is None:
+        raise InputError(
+            "the checkpoint does not record its window length (a Hugging Face or older folder); "
+            "pass --window N",
+            path=path,
+        )
+    encoding = data.get("model_encoding") or ("char" if hf_caduceus else None)
+    if encoding is None:
+        from dnaseq_cli.models.factory import encoding_of
+
+        encoding = encoding_of(backbone, spec.get("config"))
+    classes = tuple(str(c) for c in data.get("classes") or ())
+    return (
+        ModelInfo(
+            path=path,
+            backbone=backbone,
+            task=task,
+            classes=classes,
+            window_length=int(length),
+            model_encoding=encoding,
+        ),
+        spec,
+    )
+
+
+class WindowScorer:
+    """Scores fixed-length character windows with a checkpoint, both strands averaged.
+
+    ``score`` returns class probabilities ``[B, C]`` (or values ``[B, 1]`` for regression);
+    ``log_probs`` returns per-base log-probabilities ``[B, L, V]`` for models with an MLM head.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        device: str = "auto",
+        batch_size: int = 128,
+        window: int | None = None,
+    ) -> None:
+        from dnaseq_cli.engine.run import resolve_device
+        from dnaseq_cli.models.heads import MaskedLM, SequenceClassifier
+        from dnaseq_cli.models.registry import load_checkpoint
+
+        path = resolve_model_path(model)
+        self.info, _ = _read_info(path, window)
+        self.device = resolve_device(device)
+        if batch_size < 1:
+            raise InputError(f"--batch-size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        try:
+            loaded = load_checkpoint(path, map_location=self.device)
+        except (OSError, ValueError, KeyError, RuntimeError) as error:
+            raise InputError(f"cannot load the checkpoint: {error}", path=path) from None
+        if isinstance(loaded, SequenceClassifier):
+            self.classifier, self.lm = loaded, None
+        elif isinstance(loaded, MaskedLM):
+            self.classifier, self.lm = None, loaded
+        elif hasattr(loaded, "lm_logits"):
+            self.classifier, self.lm = None, MaskedLM(loaded)
+        else:
+            raise InputError("the checkpoint holds a bare backbone without a head", path=path)
+        n_out = None if self.classifier is None else self.classifier.head.score.out_features
+        if self.classifier is not None and not self.info.classes:
+            classes = tuple(str(i) for i in range(n_out)) if n_out and n_out > 1 else ()
+            task = "binary" if n_out == 2 else ("regression" if n_out == 1 else "multiclass")
+            self.info = ModelInfo(**{**self.info.__dict__, "classes": classes, "task": task})
+        if self.classifier is None and self.info.task != "masked_lm":
+            self.info = ModelInfo(**{**self.info.__dict__, "task": "masked_lm", "classes": ()})
+        for module in (self.classifier, self.lm):
+            if module is not None:
+                module.eval()
+
+    # -- encoding ---------------------------------------------------------------------------
+    def encode(self, sequences: list[str], valid: np.ndarray | None = None) -> torch.Tensor:
+        """Character ids ``[B, L]`` of equal-length windows; positions not ``valid`` become PAD."""
+        from dnaseq_cli.encode.tokens import encode_batch_chars
+        from dnaseq_cli.encode.vocab import PAD_ID
+
+        ids, _ = encode_batch_chars(sequences, self.info.window_length, truncate=False)
+        if valid is not None:
+            ids[~np.asarray(valid, dtype=bool)] = PAD_ID
+        return torch.from_numpy(ids)
+
+    def _model_inputs(self, char_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from dnaseq_cli.engine.encoding import convert_tokens, pad_id_for
+
+        ids = convert_tokens(char_ids, "char", self.info.model_encoding).to(self.device)
+        return ids, ids != pad_id_for(self.info.model_encoding)
+
+    # -- scoring ----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def score(self, sequences: list[str], valid: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities ``[B, C]`` (classification) or values ``[B, 1]`` (regression)."""
+        if self.classifier is None:
+            raise InputError("this model has no classification head; it can only give LLR scores")
+        char_ids = self.encode(sequences, valid)
+        out = []
+        for begin in range(0, len(char_ids), self.batch_size):
+            ids, mask = self._model_inputs(char_ids[begin : begin + self.batch_size])
+            logits = self.classifier(ids, mask).float()
+            if self.info.task == "regression":
+                out.append(logits.cpu().numpy())
+            else:
+                out.append(torch.softmax(logits, -1).cpu().numpy())
+        if not out:
+            width = 1 if self.info.task == "regression" else len(self.info.classes)
+            return np.empty((0, width), dtype=np.float32)
+        return np.concatenate(out)
+
+    @torch.inference_mode()
+    def log_probs(self, sequences: list[str], valid: np.ndarray | None = None) -> np.ndarray:
+        """Per-position log-probabilities over the character vocabulary ``[B, L, V]`` (MLM only)."""
+        if self.lm is None:
+            raise InputError("this model has no MLM head, so it gives no log-likelihood scores")
+        char_ids = self.encode(sequences, valid)
+        out = []
+        for begin in range(0, len(char_ids), self.batch_size):
+            ids, mask = self._model_inputs(char_ids[begin : begin + self.batch_size])
+            out.append(self.lm(ids, mask).float().cpu().numpy())
+        return np.concatenate(out) if out else np.empty((0, 0, 0), dtype=np.float32)
+
+
+def logit(p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """log(p / (1 - p)) with p clipped away from 0 and 1, so ratios stay finite."""
+    q = np.clip(p, eps, 1 - eps)
+    return np.log(q) - np.log1p(-q)
+
+
+__all__ = [
+    "BUNDLED_PREFIX",
+    "DEFAULT_MODEL",
+    "ModelInfo",
+    "WindowScorer",
+    "bundled_model_dir",
+    "logit",
+    "resolve_model_path",
+]
