@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dnaseq_cli.encode.vocab import A_ID  # A, C, G, T = A_ID + 0..3
-from dnaseq_cli.models.cnn import CHAR_EMBED_ROWS, CHAR_PAD_ID, masked_max_pool
+from dnaseq_cli.models.cnn import CHAR_EMBED_ROWS, CHAR_PAD_ID, masked_max_pool, pool_mask
 from dnaseq_cli.models.layers import feed_forward
 from dnaseq_cli.models.rc import StrandAveragedBackbone
 from dnaseq_cli.models.registry import register
@@ -54,6 +54,28 @@ def char_kmer_ids(input_ids: Tensor, mask: Tensor, k: int) -> Tensor:
         value = value * 4 + code[:, o : o + length]
         good = good & ok[:, o : o + length]
     return torch.where(good, value + 1, torch.zeros_like(value))
+
+
+def char_kmer_levels(input_ids: Tensor, mask: Tensor, ks: list[int]) -> dict[int, Tensor]:
+    """:func:`char_kmer_ids` for several ``k`` at once: the (k+1)-mer value extends the k-mer one,
+    so ``max(ks)`` passes replace ``sum(ks)`` (the embedding's main cost on short windows)."""
+    top = max(ks)
+    code = input_ids.long() - A_ID
+    ok = mask & (code >= 0) & (code <= 3)
+    code = torch.where(ok, code, torch.zeros_like(code))
+    code, ok = F.pad(code, (top, top)), F.pad(ok, (top, top), value=False)
+    length = input_ids.shape[1]
+    value, good = code, ok  # left-aligned k-mers starting at each padded position
+    out: dict[int, Tensor] = {}
+    for k in range(1, top + 1):
+        if k > 1:
+            value = value[:, :-1] * 4 + code[:, k - 1 :]
+            good = good[:, :-1] & ok[:, k - 1 :]
+        if k in ks:
+            start = top - (k - 1) // 2  # the centred k-mer at p starts at p - (k-1)//2
+            v, g = value[:, start : start + length], good[:, start : start + length]
+            out[k] = torch.where(g, v + 1, torch.zeros_like(v))
+    return out
 
 
 def sinusoidal(positions: Tensor, dim: int) -> Tensor:
@@ -223,9 +245,10 @@ class HybridCNNTransformerBackbone(StrandAveragedBackbone, nn.Module):
     def embed(self, input_ids: Tensor, mask: Tensor) -> Tensor:
         """Summed hierarchical k-mer embeddings ``[B, L, D]`` (zero at padding)."""
         ids = input_ids.long()
+        levels = char_kmer_levels(ids, mask, [k for k in self.kmer_sizes if k > 1] or [1])
         x = 0
         for k, table in zip(self.kmer_sizes, self.embeds, strict=True):
-            x = x + table(ids if k == 1 else char_kmer_ids(ids, mask, k))
+            x = x + table(ids if k == 1 else levels[k])
         return x * mask.unsqueeze(-1)
 
     def forward(
@@ -237,12 +260,18 @@ class HybridCNNTransformerBackbone(StrandAveragedBackbone, nn.Module):
         x = self.embed(input_ids, mask).transpose(1, 2)  # [B, D, L]
         x = torch.cat([conv(x) for conv in self.stem], dim=1)
         x = self.stem_norm(F.gelu(x))
+        all_valid = bool(mask.all())  # full windows (usual at inference) skip the masking passes
         for conv, norm, factor in zip(
             self.stage_convs, self.stage_norms, self.pool_sizes, strict=True
         ):
-            x = x.masked_fill(~mask[:, None], 0.0)
+            if not all_valid:
+                x = x.masked_fill(~mask[:, None], 0.0)
             x = x + self.drop(F.gelu(norm(conv(x))))
-            x, mask = masked_max_pool(x, mask, factor)
+            if all_valid and factor > 1:
+                x = F.max_pool1d(x, factor, factor, ceil_mode=True)
+                mask = pool_mask(mask, factor)
+            else:
+                x, mask = masked_max_pool(x, mask, factor)
         x = x.transpose(1, 2)
         pos = torch.arange(x.shape[1], device=x.device)
         x = self.drop(x + sinusoidal(pos, x.shape[-1]).to(x.dtype))
@@ -251,4 +280,10 @@ class HybridCNNTransformerBackbone(StrandAveragedBackbone, nn.Module):
         return self.norm(x) * mask.unsqueeze(-1), mask
 
 
-__all__ = ["HybridCNNTransformerBackbone", "SelfAttention", "char_kmer_ids", "sinusoidal"]
+__all__ = [
+    "HybridCNNTransformerBackbone",
+    "SelfAttention",
+    "char_kmer_ids",
+    "char_kmer_levels",
+    "sinusoidal",
+]

@@ -8,7 +8,12 @@ import torch
 from dnaseq_cli.encode.reverse_complement import reverse_complement
 from dnaseq_cli.encode.tokens import encode_batch_chars
 from dnaseq_cli.models.heads import SequenceClassifier
-from dnaseq_cli.models.hybrid import HybridCNNTransformerBackbone, SelfAttention, char_kmer_ids
+from dnaseq_cli.models.hybrid import (
+    HybridCNNTransformerBackbone,
+    SelfAttention,
+    char_kmer_ids,
+    char_kmer_levels,
+)
 
 SEQS = ["ACGTACGGTTCAGGATNNACGTTAGCAT", "GGCATTACAGCT", "TTTAACCGGA" * 5, ""]
 
@@ -89,3 +94,16 @@ def test_tiny_model_learns_motif(fit_motif) -> None:
     losses, acc = fit_motif(clf, batch, lr=3e-3, max_steps=200)
     assert sum(losses[-10:]) < 0.6 * sum(losses[:10])
     assert acc > 0.85, acc
+
+
+def test_kmer_levels_equal_one_k_at_a_time() -> None:
+    """The shared-prefix computation gives exactly the ids of the one-k-at-a-time definition."""
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(7, 12, (3, 41), generator=g)  # A C G T N
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    mask[1, 30:] = False
+    mask[2, :0] = False
+    ks = [1, 2, 3, 5, 6]
+    levels = char_kmer_levels(ids, mask, ks)
+    for k in ks:
+        assert torch.equal(levels[k], char_kmer_ids(ids, mask, k)), k
