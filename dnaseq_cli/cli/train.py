@@ -1,4 +1,8 @@
-"""``dnaseq train``: train a backbone on a dataset folder or directly on FASTA/table/BED inputs."""
+"""``dnaseq train``: train a backbone on a dataset folder or directly on FASTA/table/BED inputs.
+
+The same command runs data-parallel under ``torchrun --nproc-per-node N -m dnaseq_cli train ...``:
+every rank trains on its shard, rank 0 alone preprocesses, prints and writes the run folder.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,9 @@ class TrainingInterrupted(DnaseqError):
     exit_code = 130
 
 
+TASKS = ("supervised", "mlm")
+
+
 def _chroms(text: str | None) -> list[str]:
     return [c.strip() for c in text.split(",") if c.strip()] if text else []
 
@@ -31,8 +38,26 @@ def train(
         ..., help="A dataset folder from 'dnaseq preprocess', or FASTA/TSV/CSV/BED inputs."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Run folder to create."),
-    backbone: str = typer.Option(
-        "cnn", "--backbone", "-b", help="caduceus, bigbird, gnn, hybrid or cnn."
+    backbone: str | None = typer.Option(
+        None,
+        "--backbone",
+        "-b",
+        help="caduceus, bigbird, gnn, hybrid or cnn (default: cnn, or the --init checkpoint's).",
+    ),
+    task: str = typer.Option(
+        "supervised",
+        "--task",
+        help="supervised: learn the labels (classification or regression). mlm: masked-language-"
+        "model pretraining on unlabelled sequences (e.g. a FASTA genome tiled with --window and "
+        "--stride): 15% of bases masked (80% [MASK], 10% random, 10% kept); needs a backbone "
+        "with an LM head (caduceus).",
+    ),
+    init: Path | None = typer.Option(
+        None,
+        "--init",
+        help="Start from this checkpoint folder (an --task mlm run's checkpoint, or a classifier): "
+        "its backbone config is used and its backbone weights loaded; the head is re-initialised "
+        "unless the number of classes matches. Path and sha256 go into run_config.json.",
     ),
     size: str = typer.Option("tiny", "--size", help="Model size preset: tiny, small or base."),
     model_config: str | None = typer.Option(
@@ -41,7 +66,12 @@ def train(
         help="JSON overrides of the backbone config, e.g. '{\"d_model\": 64}'.",
     ),
     epochs: int = typer.Option(10, "--epochs", help="Maximum number of epochs."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Sequences per optimiser micro-batch."),
+    batch_size: int = typer.Option(
+        32,
+        "--batch-size",
+        help="Sequences per optimiser micro-batch, per process: under torchrun with N processes "
+        "one optimiser step sees N x batch-size x grad-accum sequences.",
+    ),
     lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (AdamW)."),
     weight_decay: float = typer.Option(0.01, "--weight-decay", help="AdamW weight decay."),
     warmup: float = typer.Option(0.05, "--warmup", help="Fraction of steps for linear warmup."),
@@ -87,7 +117,12 @@ def train(
         None, "--max-steps-per-epoch", help="Cap optimiser steps per epoch (quick runs)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for splits, initialisation and data order."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
+    device: str = typer.Option(
+        "auto",
+        "--device",
+        help="auto, cpu or cuda[:N]. Under torchrun each process uses cuda:LOCAL_RANK (NCCL) or "
+        "the CPU (gloo).",
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing run folder."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Build the model, print its size, stop."),
@@ -95,6 +130,11 @@ def train(
     label_column: str | None = typer.Option(None, "--label-column", help="Label column."),
     window: int | None = typer.Option(
         None, "--window", "-w", help="Window length (direct inputs)."
+    ),
+    stride: int | None = typer.Option(
+        None,
+        "--stride",
+        help="Tile records longer than --window with this step (direct inputs; default: window).",
     ),
     val_fraction: float = typer.Option(0.1, "--val-fraction", help="Validation fraction."),
     test_fraction: float = typer.Option(0.1, "--test-fraction", help="Test fraction."),
@@ -105,41 +145,109 @@ def train(
 
     Direct inputs are first turned into a dataset folder inside the run folder (character tokens,
     which every backbone can read: k-mer tokens are derived on the fly).
+
+    Several processes: torchrun --nproc-per-node N [--nnodes M ...] -m dnaseq_cli train ... trains
+    with DistributedDataParallel; each process takes its shard of every epoch (the same seeded
+    order, balanced sampling included), rank 0 evaluates on the full validation split and alone
+    writes the run folder. --resume under torchrun needs the run folder on a shared filesystem.
     """
     from dnaseq_cli.engine.losses import LOSSES
-    from dnaseq_cli.engine.run import resolve_device, train_run
-    from dnaseq_cli.engine.trainer import TrainConfig
+    from dnaseq_cli.engine.trainer import MLM_TASK
 
     if loss not in LOSSES:
         raise InputError(f"unknown --loss {loss!r}; choose from {', '.join(LOSSES)}")
+    if task not in TASKS:
+        raise InputError(f"unknown --task {task!r}; choose from {', '.join(TASKS)}")
     _check_augmentation(shift_augment, shuffled_negatives, augment, gan_steps, gan_samples)
     from dnaseq_cli.models import factory
 
-    console = Console(stderr=True, emoji=False)
     overrides = _parse_overrides(model_config)
-    spec = factory.model_spec(backbone, size, overrides)
+    if init is not None:
+        from dnaseq_cli.engine.init_weights import spec_from_init
+
+        spec = spec_from_init(init, backbone, overrides)
+    else:
+        spec = factory.model_spec(backbone or "cnn", size, overrides)
+    objective = MLM_TASK if task == "mlm" else None
+    if objective:
+        from dnaseq_cli.engine.mlm import check_lm_backbone
+
+        check_lm_backbone(spec["backbone"])
+        if shuffled_negatives or augment != "none" or balanced:
+            raise InputError(
+                "--task mlm has no labels: --shuffled-negatives, --augment and "
+                "--balanced-sampling do not apply"
+            )
+
+    def build_model(n_out: int):
+        if objective:
+            from dnaseq_cli.models.heads import MaskedLM
+
+            return MaskedLM(factory.build_backbone(spec))
+        return factory.build_classifier(spec, n_out=n_out)
+
     if dry_run:
-        model = factory.build_classifier(spec, n_out=2)
+        model = build_model(2)
         parameters = sum(p.numel() for p in model.parameters())
         typer.echo(
             json.dumps(
                 {
-                    "backbone": backbone,
-                    "size": size,
+                    "backbone": spec["backbone"],
+                    "size": spec["size"],
+                    "task": objective or "supervised",
                     "parameters": parameters,
-                    "encoding": factory.encoding_of(backbone),
+                    "encoding": factory.encoding_of(spec["backbone"]),
                     "config": spec["config"],
                 },
                 indent=2,
             )
         )
         return
-    if output.exists() and force and not resume:
-        shutil.rmtree(output)
-    elif output.exists() and not resume and any(output.iterdir()):
+    from dnaseq_cli.engine import distributed
+
+    ctx, device = distributed.setup(device)
+    try:
+        _train(
+            ctx, inputs, output, spec, build_model, objective, init, device, resume, force, quiet,
+            PreprocessOptions(
+                inputs=list(inputs), reference=reference, label_column=label_column,
+                window=window, stride=stride, val_fraction=val_fraction,
+                test_fraction=test_fraction, test_chroms=_chroms(test_chroms), seed=seed,
+            ),
+            dict(
+                epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                warmup_fraction=warmup, grad_clip=grad_clip, grad_accum=grad_accum,
+                patience=patience, monitor=monitor, loss=loss, balanced_sampling=balanced,
+                rc_augment=rc_augment, seed=seed, max_steps_per_epoch=max_steps,
+                shift_augment=shift_augment, shuffled_negatives=shuffled_negatives,
+                augment=augment, gan_steps=gan_steps, gan_samples=gan_samples,
+            ),
+        )  # fmt: skip
+    finally:
+        distributed.teardown(ctx)
+
+
+def _train(
+    ctx, inputs: list[Path], output: Path, spec: dict, build_model, objective: str | None,
+    init: Path | None, device: str, resume: bool, force: bool, quiet: bool,
+    options: PreprocessOptions, settings: dict,
+) -> None:  # fmt: skip
+    """Everything after option parsing; under torchrun it runs on every rank."""
+    from dnaseq_cli.engine.run import resolve_device, train_run
+    from dnaseq_cli.engine.trainer import TrainConfig
+    from dnaseq_cli.models import factory
+
+    quiet = quiet or not ctx.is_main  # one voice: rank 0's
+    console = Console(stderr=True, emoji=False)
+    backbone = spec["backbone"]
+    replace = output.exists() and force and not resume
+    if output.exists() and not force and not resume and any(output.iterdir()):
         raise InputError(
             "run folder already exists (use --force to replace or --resume)", path=output
         )
+    ctx.barrier()  # every rank has looked at the folder before rank 0 changes it
+    if replace and ctx.is_main:
+        shutil.rmtree(output)
     device_obj = resolve_device(device)
     if len(inputs) == 1 and (inputs[0] / MANIFEST_FILE).is_file():
         dataset = load_dataset(inputs[0])
@@ -148,27 +256,19 @@ def train(
         if resume and (dataset_dir / MANIFEST_FILE).is_file():
             dataset = load_dataset(dataset_dir)
         else:
-            options = PreprocessOptions(
-                inputs=list(inputs), reference=reference, label_column=label_column,
-                window=window, val_fraction=val_fraction, test_fraction=test_fraction,
-                test_chroms=_chroms(test_chroms), seed=seed,
-            )  # fmt: skip
-            dataset = preprocess(options, dataset_dir, overwrite=True)
-    config = TrainConfig(
-        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-        warmup_fraction=warmup, grad_clip=grad_clip, grad_accum=grad_accum, patience=patience,
-        monitor=monitor, loss=loss, balanced_sampling=balanced, rc_augment=rc_augment, seed=seed,
-        max_steps_per_epoch=max_steps, shift_augment=shift_augment,
-        shuffled_negatives=shuffled_negatives, augment=augment, gan_steps=gan_steps,
-        gan_samples=gan_samples,
-    )  # fmt: skip
+            if ctx.is_main:
+                preprocess(options, dataset_dir, overwrite=True)
+            ctx.barrier()  # the other ranks read the folder rank 0 wrote
+            dataset = load_dataset(dataset_dir)
+    config = TrainConfig(**settings)
     encoding = factory.encoding_of(backbone)
     show = not quiet and sys.stderr.isatty()
     progress = Progress(
         TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
         TimeElapsedColumn(), console=console, disable=not show,
     )  # fmt: skip
-    task_id = progress.add_task("train", total=len(dataset.split("train")), epoch=1, loss=0.0)
+    shard = -(-len(dataset.split("train")) // ctx.world_size)
+    task_id = progress.add_task("train", total=shard, epoch=1, loss=0.0)
 
     def advance(n: int, batch_loss: float) -> None:
         progress.update(task_id, advance=n, loss=batch_loss)
@@ -186,11 +286,11 @@ def train(
 
     with progress, _interruptible(output):
         result = train_run(
-            dataset, output,
-            build_model=lambda n_out: factory.build_classifier(spec, n_out=n_out),
+            dataset, output, build_model=build_model,
             encoding=encoding, rc_fn=factory.rc_function(encoding),
             save_checkpoint=factory.save, load_checkpoint=factory.load, model_spec=spec,
             config=config, device=device_obj, resume=resume, on_epoch=epoch_done, progress=advance,
+            dist=ctx, objective=objective, init=init,
         )  # fmt: skip
     if not quiet:
         table = Table(
@@ -198,8 +298,9 @@ def train(
         )
         table.add_column("metric")
         table.add_column("value", justify="right")
-        for key in ("accuracy", "precision", "recall", "f1", "f1_macro", "mcc", "auroc", "auprc",
-                    "pearson", "spearman", "mse", "n"):  # fmt: skip
+        for key in ("loss", "accuracy", "perplexity", "masked_tokens", "precision", "recall",
+                    "f1", "f1_macro", "mcc", "auroc", "auprc", "pearson", "spearman", "mse",
+                    "n"):  # fmt: skip
             if key in result.test_metrics:
                 value = result.test_metrics[key]
                 table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))

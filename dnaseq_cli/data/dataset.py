@@ -143,7 +143,7 @@ def write_dataset(
         _write_npy_header(handle, dtype, (len(rows), token_length))
 
     records = pd.DataFrame(rows)
-    task, classes = infer_task(window_label for window_label in records["label"].replace("", None))
+    task, classes = infer_task(records["label"])  # "" (no label) is skipped by infer_task
     numeric = (
         task != "unlabelled"
         and pd.to_numeric(records["label"].replace("", np.nan), errors="coerce").notna().all()

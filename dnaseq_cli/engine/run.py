@@ -10,6 +10,9 @@ Run folder layout::
     test_predictions.tsv   per-window probabilities on the test split
     last_state.pt          optimiser/scheduler/RNG state for --resume
     training_curve.png     loss and validation metrics per epoch; roc.png, pr.png (binary tasks)
+
+``--task mlm`` runs write the same folder with a MaskedLM checkpoint and masked-token loss, accuracy
+and perplexity as metrics (no test_predictions.tsv). Under torchrun only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ import torch
 
 from dnaseq_cli.atomic import atomic_path
 from dnaseq_cli.data.dataset import Dataset
-from dnaseq_cli.engine.trainer import STATE_FILE, TrainConfig, Trainer, seed_everything
+from dnaseq_cli.engine.distributed import SINGLE, Dist
+from dnaseq_cli.engine.trainer import MLM_TASK, STATE_FILE, TrainConfig, Trainer, seed_everything
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.report.plots import run_plots
 
@@ -56,12 +60,22 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def check_trainable(dataset: Dataset) -> None:
-    """Refuse datasets that cannot train a classifier: clear message instead of a crash later."""
+def check_trainable(dataset: Dataset, objective: str | None = None) -> None:
+    """Refuse datasets that cannot train a classifier: clear message instead of a crash later.
+
+    ``objective == "masked_lm"`` needs sequences only: labels, if any, are ignored."""
     task = dataset.manifest["task"]
     where = dataset.path
+    if objective == MLM_TASK:
+        if len(dataset.split("train")) == 0:
+            raise InputError("the train split is empty", path=where)
+        return
     if task == "unlabelled":
-        raise InputError("the dataset has no labels (give --label-column or --label)", path=where)
+        raise InputError(
+            "the dataset has no labels (give --label-column or --label; unlabelled sequences "
+            "can pretrain with --task mlm)",
+            path=where,
+        )
     if task in ("binary", "multiclass") and len(dataset.manifest["classes"]) < 2:
         raise InputError(
             f"only one class ({dataset.manifest['classes'][0]}) in the labels: nothing to learn",
@@ -75,12 +89,15 @@ def check_trainable(dataset: Dataset) -> None:
         raise InputError("the train split holds a single class", path=where)
 
 
-def checkpoint_data_of(dataset: Dataset, encoding: str) -> dict[str, Any]:
+def checkpoint_data_of(
+    dataset: Dataset, encoding: str, objective: str | None = None
+) -> dict[str, Any]:
     """What a checkpoint needs to score new sequences on its own: task, classes and window."""
     manifest = dataset.manifest
+    mlm = objective == MLM_TASK
     return {
-        "task": manifest["task"],
-        "classes": manifest.get("classes") or [],
+        "task": MLM_TASK if mlm else manifest["task"],
+        "classes": [] if mlm else manifest.get("classes") or [],
         "window_length": int(manifest["window_length"]),
         "stored_encoding": manifest["encoding"],
         "model_encoding": encoding,
@@ -123,32 +140,94 @@ def train_run(
     resume: bool = False,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[int, float], None] | None = None,
+    dist: Dist = SINGLE,
+    objective: str | None = None,
+    init: Path | None = None,
 ) -> RunResult:
-    """Train, select the best epoch on validation, evaluate it on test, write the run folder."""
-    check_trainable(dataset)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """Train, select the best epoch on validation, evaluate it on test, write the run folder.
+
+    ``objective="masked_lm"``: ``build_model`` returns a MaskedLM and labels are ignored.
+    ``init``: a checkpoint folder whose backbone (and head, when it fits) weights start the run.
+    Under torchrun (``dist``) every rank trains; only rank 0 writes and returns test metrics.
+    """
+    check_trainable(dataset, objective)
     state_path = run_dir / STATE_FILE
     if resume and not state_path.exists():
         raise InputError("nothing to resume: no last_state.pt in the run folder", path=run_dir)
     if not resume and state_path.exists():
         raise InputError("run folder holds an earlier run: pass --resume or --force", path=run_dir)
+    dist.barrier()  # every rank has checked the folder before rank 0 writes into it
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
     if resume:
         # The interrupted run's settings win: a different schedule would not reproduce the run.
         saved = torch.load(state_path, map_location="cpu", weights_only=False)["config"]
         config = TrainConfig(**saved)
     _reset_peak_memory(device)
     seed_everything(config.seed)
-    task = dataset.manifest["task"]
-    n_out = 1 if task == "regression" else len(dataset.manifest["classes"])
+    task = objective or dataset.manifest["task"]
+    n_out = 1 if task == "regression" else len(dataset.manifest.get("classes") or [])
     model = build_model(n_out)
+    init_record = None
+    if init is not None:
+        from dnaseq_cli.engine.init_weights import load_pretrained
+
+        init_record = load_pretrained(model, init)
     parameters = sum(p.numel() for p in model.parameters())
-    trainer = Trainer(model, dataset, encoding=encoding, config=config, device=device, rc_fn=rc_fn)
+    trainer = Trainer(
+        model, dataset, encoding=encoding, config=config, device=device, rc_fn=rc_fn, dist=dist,
+        task=objective,
+    )  # fmt: skip
     if resume:
         trainer.load_state(state_path)
+    if dist.is_main:
+        _write_run_config(
+            run_dir, dataset, model_spec=model_spec, parameters=parameters, config=config,
+            trainer=trainer, device=device, task=task, init_record=init_record, dist=dist,
+        )  # fmt: skip
+    checkpoint_dir = run_dir / CHECKPOINT_DIR
+
+    checkpoint_data = checkpoint_data_of(dataset, encoding, objective)
+
+    def save_best(current: torch.nn.Module) -> None:
+        save_checkpoint(current, checkpoint_dir, data=checkpoint_data)
+
+    def epoch_done(row: dict[str, Any]) -> None:
+        _write_tsv(pd.DataFrame(trainer.state.history), run_dir / "metrics_per_epoch.tsv")
+        if on_epoch:
+            on_epoch(row)
+
+    started = time.perf_counter()
+    state = trainer.fit(run_dir, save_best, on_epoch=epoch_done, progress=progress)
+    train_seconds = time.perf_counter() - started
+    if not dist.is_main:
+        return RunResult(run_dir, {}, state.history, parameters)
+    return _finish(
+        trainer, dataset, run_dir, load_checkpoint=load_checkpoint, device=device, task=task,
+        state=state, parameters=parameters, train_seconds=train_seconds,
+    )  # fmt: skip
+
+
+def _write_run_config(
+    run_dir: Path,
+    dataset: Dataset,
+    *,
+    model_spec: dict[str, Any],
+    parameters: int,
+    config: TrainConfig,
+    trainer: Trainer,
+    device: torch.device,
+    task: str,
+    init_record: dict[str, Any] | None,
+    dist: Dist,
+) -> None:
     (run_dir / "command.txt").write_text(shlex.join(sys.argv) + "\n")
     _write_json(
         {
             "model": model_spec,
+            "task": task,
+            "init": init_record,  # the --init checkpoint: path, sha256, what was loaded
+            "world_size": dist.world_size,  # processes; --batch-size is per process
             "parameters": parameters,
             "train": asdict(config),
             "synthetic": trainer.synthetic_counts,  # augmentation rows added to train only
@@ -162,35 +241,38 @@ def train_run(
         },
         run_dir / "run_config.json",
     )
-    checkpoint_dir = run_dir / CHECKPOINT_DIR
 
-    checkpoint_data = checkpoint_data_of(dataset, encoding)
 
-    def save_best(current: torch.nn.Module) -> None:
-        save_checkpoint(current, checkpoint_dir, data=checkpoint_data)
-
-    def epoch_done(row: dict[str, Any]) -> None:
-        _write_tsv(pd.DataFrame(trainer.state.history), run_dir / "metrics_per_epoch.tsv")
-        if on_epoch:
-            on_epoch(row)
-
-    started = time.perf_counter()
-    state = trainer.fit(run_dir, save_best, on_epoch=epoch_done, progress=progress)
-    train_seconds = time.perf_counter() - started
-
-    best = load_checkpoint(checkpoint_dir).to(device)
+def _finish(
+    trainer: Trainer,
+    dataset: Dataset,
+    run_dir: Path,
+    *,
+    load_checkpoint: Callable[[Path], torch.nn.Module],
+    device: torch.device,
+    task: str,
+    state,
+    parameters: int,
+    train_seconds: float,
+) -> RunResult:
+    """Best checkpoint on the test split: metrics, predictions and plots (rank 0 only)."""
+    best = load_checkpoint(run_dir / CHECKPOINT_DIR).to(device)
     trainer.model = best
     started = time.perf_counter()
-    outputs, labels, _ = trainer.predict(trainer.test_rows)
+    if task == MLM_TASK:
+        metrics = trainer.evaluate(trainer.test_rows)
+        outputs, labels = np.empty((0,)), np.empty((0,))
+    else:
+        outputs, labels, _ = trainer.predict(trainer.test_rows)
+        metrics = trainer.evaluate(trainer.test_rows)
     infer_seconds = time.perf_counter() - started
-    metrics = trainer.evaluate(trainer.test_rows)
     metrics.update(
         best_epoch=state.best_epoch + 1,
         epochs_run=state.epoch,
         parameters=parameters,
         train_seconds=train_seconds,
-        inference_seqs_per_s=len(labels) / infer_seconds
-        if infer_seconds > 0 and len(labels)
+        inference_seqs_per_s=len(trainer.test_rows) / infer_seconds
+        if infer_seconds > 0 and len(trainer.test_rows)
         else 0,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     )
@@ -202,6 +284,15 @@ def train_run(
         pd.DataFrame({"metric": list(scalar), "value": list(scalar.values())}),
         run_dir / "test_metrics.tsv",
     )
+    if task != MLM_TASK:
+        _write_predictions(dataset, trainer, task, outputs, run_dir)
+    run_plots(run_dir, task, labels, outputs, state.history)
+    return RunResult(run_dir, metrics, state.history, parameters)
+
+
+def _write_predictions(
+    dataset: Dataset, trainer: Trainer, task: str, outputs: np.ndarray, run_dir: Path
+) -> None:
     rows = trainer.test_rows.rows
     table = dataset.records.loc[rows, ["name", "label"]].reset_index(drop=True)
     if task == "regression":
@@ -211,5 +302,3 @@ def train_run(
             table[f"prob_{name}"] = outputs[:, index]
         table["predicted"] = np.array(dataset.manifest["classes"])[outputs.argmax(axis=1)]
     _write_tsv(table, run_dir / "test_predictions.tsv")
-    run_plots(run_dir, task, labels, outputs, state.history)
-    return RunResult(run_dir, metrics, state.history, parameters)

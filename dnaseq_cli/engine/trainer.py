@@ -3,6 +3,10 @@
 Reproducibility: the data order of epoch ``e`` comes from a generator seeded with ``seed + e`` and the
 global RNG states are saved with every epoch checkpoint, so ``--resume`` after an interruption gives the
 same weights as an uninterrupted run.
+
+Under torchrun (``dist.enabled``) each rank trains on its shard of that same epoch order through
+DistributedDataParallel; rank 0 alone evaluates (on the full split), saves and reports, and
+broadcasts the validation metrics so every rank takes the same best/early-stopping decisions.
 """
 
 from __future__ import annotations
@@ -27,12 +31,24 @@ from dnaseq_cli.engine.augment import (
     synthetic_training_rows,
 )
 from dnaseq_cli.engine.batches import Batch, WindowRows, make_collate
+from dnaseq_cli.engine.distributed import (
+    SINGLE,
+    Dist,
+    ShardSampler,
+    debug_shards_enabled,
+    report_shard,
+    wrap,
+)
 from dnaseq_cli.engine.encoding import pad_id_for
 from dnaseq_cli.engine.losses import make_loss
+from dnaseq_cli.engine.mlm import mask_tokens, masked_nll
 from dnaseq_cli.engine.schedule import warmup_cosine
 from dnaseq_cli.report.metrics import classification_metrics, regression_metrics
 
 STATE_FILE = "last_state.pt"
+MLM_TASK = "masked_lm"
+#: validation metrics copied into metrics_per_epoch.tsv (``val_`` prefix) when a task has them
+ROW_METRICS = ("accuracy", "f1", "f1_macro", "auroc", "mcc", "pearson", "mse", "perplexity")
 
 
 @dataclass
@@ -95,37 +111,44 @@ class Trainer:
         config: TrainConfig,
         device: torch.device,
         rc_fn: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None,
+        dist: Dist = SINGLE,
+        task: str | None = None,
     ) -> None:
+        """``task`` overrides the dataset's (``masked_lm``: labels are ignored)."""
         self.model = model.to(device)
+        self.dist = dist
+        self.net = wrap(self.model, dist, device)  # what training steps call (DDP or the model)
         self.dataset = dataset
         self.config = config
         self.device = device
-        self.task = dataset.manifest["task"]
-        self.classes: list[str] = dataset.manifest.get("classes", [])
+        self.task = task or dataset.manifest["task"]
+        self.mlm = self.task == MLM_TASK
+        self.classes: list[str] = [] if self.mlm else dataset.manifest.get("classes", [])
         self.rc_fn = rc_fn
         stored = dataset.manifest["encoding"]
         self.collate = make_collate(stored, encoding)
         self.pad_id = pad_id_for(encoding)
         train_rows = WindowRows(dataset, dataset.split("train"), self.task)
-        synthetic = synthetic_training_rows(
-            train_rows, encoding=stored, task=self.task, classes=self.classes,
-            shuffled_fraction=config.shuffled_negatives, augment=config.augment,
-            gan_steps=config.gan_steps, gan_samples=config.gan_samples, seed=config.seed,
-            device=device,
-        )  # fmt: skip
-        # synthetic rows join the train split only; validation and test stay as stored
-        self.synthetic_counts = synthetic.counts
-        self.train_rows: WindowRows | AugmentedRows = (
-            AugmentedRows(train_rows, synthetic.tokens, synthetic.labels)
-            if len(synthetic.tokens)
-            else train_rows
-        )
+        self.train_rows: WindowRows | AugmentedRows = train_rows
+        self.synthetic_counts: dict[str, Any] = {}
+        if not self.mlm:
+            synthetic = synthetic_training_rows(
+                train_rows, encoding=stored, task=self.task, classes=self.classes,
+                shuffled_fraction=config.shuffled_negatives, augment=config.augment,
+                gan_steps=config.gan_steps, gan_samples=config.gan_samples, seed=config.seed,
+                device=device,
+            )  # fmt: skip
+            # synthetic rows join the train split only; validation and test stay as stored
+            self.synthetic_counts = synthetic.counts
+            if len(synthetic.tokens):
+                self.train_rows = AugmentedRows(train_rows, synthetic.tokens, synthetic.labels)
         self.val_rows = WindowRows(dataset, dataset.split("val"), self.task)
         self.test_rows = WindowRows(dataset, dataset.split("test"), self.task)
-        labels = item_labels(self.train_rows)
-        self.loss_fn = make_loss(config.loss, self.task, labels, max(len(self.classes), 1)).to(
-            device
-        )
+        self.loss_fn: nn.Module | None = None
+        if not self.mlm:
+            labels = item_labels(self.train_rows)
+            self.loss_fn = make_loss(config.loss, self.task, labels, max(len(self.classes), 1))
+            self.loss_fn = self.loss_fn.to(device)
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
@@ -136,19 +159,35 @@ class Trainer:
 
     # -- data -------------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:
-        batches = math.ceil(len(self.train_rows) / self.config.batch_size)
+        """Optimiser steps per epoch of one process (its shard under torchrun)."""
+        per_rank = math.ceil(len(self.train_rows) / self.dist.world_size)
+        batches = math.ceil(per_rank / self.config.batch_size)
         if self.config.max_steps_per_epoch:
             batches = min(batches, self.config.max_steps_per_epoch * self.config.grad_accum)
         return max(math.ceil(batches / self.config.grad_accum), 1)
 
+    def _balance_weights(self) -> np.ndarray | None:
+        if not (self.config.balanced_sampling and self.task in ("binary", "multiclass")):
+            return None
+        labels = item_labels(self.train_rows)
+        counts = np.bincount(labels, minlength=len(self.classes)).astype(np.float64)
+        return 1.0 / np.maximum(counts[labels], 1)
+
     def train_loader(self, epoch: int) -> DataLoader:
+        if self.dist.enabled:
+            shards = ShardSampler(
+                len(self.train_rows), rank=self.dist.rank, world_size=self.dist.world_size,
+                seed=self.config.seed, weights=self._balance_weights(),
+            )  # fmt: skip
+            shards.set_epoch(epoch)
+            return DataLoader(
+                self.train_rows, self.config.batch_size, sampler=shards, collate_fn=self.collate
+            )
         generator = torch.Generator().manual_seed(self.config.seed + epoch)
-        if self.config.balanced_sampling and self.task in ("binary", "multiclass"):
-            labels = item_labels(self.train_rows)
-            counts = np.bincount(labels, minlength=len(self.classes)).astype(np.float64)
-            weights = 1.0 / np.maximum(counts[labels], 1)
+        weights = self._balance_weights()
+        if weights is not None:
             sampler = WeightedRandomSampler(
-                torch.as_tensor(weights), len(labels), replacement=True, generator=generator
+                torch.as_tensor(weights), len(weights), replacement=True, generator=generator
             )
             return DataLoader(
                 self.train_rows, self.config.batch_size, sampler=sampler, collate_fn=self.collate
@@ -165,11 +204,23 @@ class Trainer:
         return DataLoader(rows, self.config.eval_batch_size, shuffle=False, collate_fn=self.collate)
 
     # -- steps ------------------------------------------------------------------------------
-    def _loss(self, batch: Batch) -> torch.Tensor:
-        logits = self.model(batch.input_ids, batch.attention_mask)
+    def _mask(self, batch: Batch, generator: torch.Generator) -> Batch:
+        """MLM inputs: corrupted ids, and per-position targets in place of the labels."""
+        masked = mask_tokens(batch.input_ids, batch.attention_mask, generator)
+        return Batch(masked.input_ids, batch.attention_mask, masked.targets, batch.rows)
+
+    def _loss(self, batch: Batch) -> tuple[torch.Tensor, int]:
+        """Mean loss of a batch and its weight (sequences, or masked positions for MLM)."""
+        logits = self.net(batch.input_ids, batch.attention_mask)
+        if self.mlm:
+            total, _, count = masked_nll(logits, batch.labels)
+            return total / max(count, 1), count
+        assert self.loss_fn is not None
         if self.task == "regression":
-            return self.loss_fn(logits.squeeze(-1).float(), batch.labels.float())
-        return self.loss_fn(logits.float(), batch.labels.long())
+            loss = self.loss_fn(logits.squeeze(-1).float(), batch.labels.float())
+        else:
+            loss = self.loss_fn(logits.float(), batch.labels.long())
+        return loss, len(batch.labels)
 
     def _augment(self, batch: Batch, generator: torch.Generator) -> Batch:
         if self.config.rc_augment and self.rc_fn is not None:
@@ -193,18 +244,27 @@ class Trainer:
     ) -> float:
         self.model.train()
         config = self.config
-        generator = torch.Generator().manual_seed(self.config.seed * 7919 + epoch)
+        # rank 0 draws exactly what a single process draws; other ranks get their own streams
+        offset = 104729 * self.dist.rank
+        generator = torch.Generator().manual_seed(self.config.seed * 7919 + epoch + offset)
+        masking = torch.Generator().manual_seed(self.config.seed * 7723 + epoch + 1 + offset)
         total, count = 0.0, 0
+        seen: list[int] = []
         self.optimizer.zero_grad(set_to_none=True)
         limit = self.steps_per_epoch() * config.grad_accum
         for index, batch in enumerate(self.train_loader(epoch)):
             if index >= limit:
                 break
-            batch = self._augment(batch, generator).to(self.device)
-            loss = self._loss(batch)
+            batch = self._augment(batch, generator)
+            if self.mlm:
+                batch = self._mask(batch, masking)
+            if self.dist.enabled and debug_shards_enabled():
+                seen.extend(batch.rows.tolist())
+            batch = batch.to(self.device)
+            loss, weight = self._loss(batch)
             (loss / config.grad_accum).backward()
-            total += float(loss.detach()) * len(batch.labels)
-            count += len(batch.labels)
+            total += float(loss.detach()) * weight
+            count += weight
             if (index + 1) % config.grad_accum == 0:
                 if config.grad_clip > 0:
                     nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
@@ -214,12 +274,42 @@ class Trainer:
                 self.state.step += 1
             if progress is not None:
                 progress(len(batch.labels), float(loss.detach()))
+        if self.dist.enabled:
+            if debug_shards_enabled():
+                report_shard(self.dist, epoch, seen)
+            total, count = self.dist.sum(total, count)
         return total / max(count, 1)
+
+    @torch.inference_mode()
+    def evaluate_mlm(self, rows: WindowRows) -> dict[str, Any]:
+        """Masked-token loss, accuracy and perplexity; the same masks every epoch (fixed seed)."""
+        self.model.eval()
+        generator = torch.Generator().manual_seed(self.config.seed * 7723 + 999_983)
+        total, correct, count = 0.0, 0.0, 0
+        for batch in self.eval_loader(rows):
+            batch = self._mask(batch, generator).to(self.device)
+            log_probs = self.model(batch.input_ids, batch.attention_mask)
+            batch_total, batch_correct, batch_count = masked_nll(log_probs, batch.labels)
+            total += float(batch_total)
+            correct += float(batch_correct)
+            count += batch_count
+        if count == 0:
+            return {"n": len(rows), "masked_tokens": 0, "loss": float("nan")}
+        loss = total / count
+        return {
+            "n": len(rows),
+            "masked_tokens": count,
+            "loss": loss,
+            "neg_loss": -loss,
+            "accuracy": correct / count,
+            "perplexity": math.exp(min(loss, 50.0)),
+        }
 
     @torch.inference_mode()
     def predict(self, rows: WindowRows) -> tuple[np.ndarray, np.ndarray, float]:
         """Model outputs (probabilities or values), labels and mean loss over ``rows``."""
         self.model.eval()
+        assert self.loss_fn is not None, "predict() is for classifiers and regressors"
         outputs, labels, total = [], [], 0.0
         for batch in self.eval_loader(rows):
             batch = batch.to(self.device)
@@ -236,6 +326,8 @@ class Trainer:
         return np.concatenate(outputs), np.concatenate(labels), total / len(rows)
 
     def evaluate(self, rows: WindowRows) -> dict[str, Any]:
+        if self.mlm:
+            return self.evaluate_mlm(rows)
         outputs, labels, loss = self.predict(rows)
         if len(labels) == 0:
             return {"n": 0, "loss": float("nan")}
@@ -289,7 +381,10 @@ class Trainer:
             started = time.perf_counter()
             train_loss = self.train_epoch(epoch, progress)
             seconds = time.perf_counter() - started
-            metrics = self.evaluate(self.val_rows) if len(self.val_rows) else {}
+            metrics = None
+            if self.dist.is_main:  # the full validation split, on one rank
+                metrics = self.evaluate(self.val_rows) if len(self.val_rows) else {}
+            metrics = self.dist.broadcast(metrics)
             score = metrics.get(self.monitor, -train_loss)
             if score is None or (isinstance(score, float) and math.isnan(score)):
                 score = -metrics.get("loss", train_loss)
@@ -298,7 +393,8 @@ class Trainer:
                 self.state.best_score = float(score)
                 self.state.best_epoch = epoch
                 self.state.epochs_without_improvement = 0
-                save_best(self.model)
+                if self.dist.is_main:
+                    save_best(self.model)
             else:
                 self.state.epochs_without_improvement += 1
             row = {
@@ -307,20 +403,17 @@ class Trainer:
                 "lr": self.scheduler.get_last_lr()[0],
                 "train_loss": train_loss,
                 "val_loss": metrics.get("loss", float("nan")),
-                **{
-                    f"val_{k}": metrics[k]
-                    for k in ("accuracy", "f1", "f1_macro", "auroc", "mcc", "pearson", "mse")
-                    if k in metrics
-                },
+                **{f"val_{k}": metrics[k] for k in ROW_METRICS if k in metrics},
                 "train_seconds": seconds,
                 "train_seqs_per_s": len(self.train_rows) / seconds if seconds > 0 else 0.0,
                 "best": improved,
             }
             self.state.history.append(row)
             self.state.epoch += 1
-            self.save_state(run_dir / STATE_FILE)
-            if on_epoch is not None:
-                on_epoch(row)
+            if self.dist.is_main:
+                self.save_state(run_dir / STATE_FILE)
+                if on_epoch is not None:
+                    on_epoch(row)
         return self.state
 
     def _stopped_early(self) -> bool:

@@ -1,0 +1,189 @@
+"""Data-parallel training under ``torchrun``: process group, sharded epoch order, rank-0 writes.
+
+``torchrun --nproc-per-node N -m dnaseq_cli train ...`` sets ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``;
+:func:`setup` then joins the process group (NCCL with one GPU per process, gloo on CPU). Every rank
+draws the same global epoch order (a permutation, or the weighted sample of ``--balanced-sampling``)
+from ``seed + epoch`` and keeps every ``world_size``-th item, so the shards are disjoint and their
+union is the single-process epoch. Without torchrun nothing here changes the training.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import Sampler
+
+from dnaseq_cli.errors import InputError
+
+#: ``DNASEQ_DEBUG_SHARDS=1`` prints each rank's training rows per epoch on stderr (tests, debugging).
+DEBUG_ENV = "DNASEQ_DEBUG_SHARDS"
+
+
+@dataclass(frozen=True)
+class Dist:
+    """This process's place in the job; ``world_size == 1`` means plain single-process training."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` on every rank (decisions such as early stopping must agree)."""
+        if not self.enabled:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def sum(self, *values: float) -> list[float]:
+        """Element-wise sum of ``values`` over all ranks (e.g. loss totals and counts)."""
+        if not self.enabled:
+            return list(values)
+        gathered: list[Any] = [None] * self.world_size
+        dist.all_gather_object(gathered, list(values))
+        return [float(sum(column)) for column in zip(*gathered, strict=True)]
+
+
+SINGLE = Dist()
+
+
+def from_env(environ: dict[str, str] | None = None) -> Dist:
+    """Rank and world size as torchrun (or any ``env://`` launcher) sets them."""
+    env = os.environ if environ is None else environ
+    try:
+        world = int(env.get("WORLD_SIZE", "1"))
+        rank = int(env.get("RANK", "0"))
+        local = int(env.get("LOCAL_RANK", str(rank)))
+    except ValueError as error:
+        raise InputError(
+            f"bad torchrun environment (RANK/WORLD_SIZE/LOCAL_RANK): {error}"
+        ) from None
+    if world < 1 or not 0 <= rank < world:
+        raise InputError(f"bad torchrun environment: RANK={rank} WORLD_SIZE={world}")
+    return Dist(rank=rank, world_size=world, local_rank=local)
+
+
+def setup(device: str) -> tuple[Dist, str]:
+    """Join the process group when launched by torchrun; returns the context and the device name
+    this rank trains on (``cuda:LOCAL_RANK`` for CUDA, so each process owns one GPU)."""
+    ctx = from_env()
+    if not ctx.enabled:
+        return ctx, device
+    cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if cuda:
+        if not torch.cuda.is_available():
+            raise InputError("--device cuda requested but no CUDA device is available")
+        if ctx.local_rank >= torch.cuda.device_count():
+            raise InputError(
+                f"LOCAL_RANK {ctx.local_rank} but only {torch.cuda.device_count()} CUDA devices: "
+                "use --nproc-per-node <= the number of GPUs"
+            )
+        device = f"cuda:{ctx.local_rank}"
+        torch.cuda.set_device(ctx.local_rank)
+    elif device == "auto":
+        device = "cpu"
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return ctx, device
+
+
+def teardown(ctx: Dist) -> None:
+    if ctx.enabled and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def wrap(model: torch.nn.Module, ctx: Dist, device: torch.device) -> torch.nn.Module:
+    """DistributedDataParallel around ``model`` (the same object when not distributed).
+
+    ``static_graph``: the graph is the same every step, and parameters idle in it (a backbone's LM
+    head while a classifier trains) are found once instead of on every step.
+    """
+    if not ctx.enabled:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, static_graph=True)
+
+
+def epoch_order(
+    n: int, seed: int, epoch: int, weights: np.ndarray | torch.Tensor | None = None
+) -> torch.Tensor:
+    """The global order of one epoch: a permutation, or ``n`` weighted draws with replacement.
+
+    The same generator calls as a single-process ``RandomSampler``/``WeightedRandomSampler`` with a
+    generator seeded ``seed + epoch``, so one rank of one process reproduces single-process order.
+    """
+    generator = torch.Generator().manual_seed(seed + epoch)
+    if weights is not None:
+        probs = torch.as_tensor(weights, dtype=torch.double)
+        return torch.multinomial(probs, n, replacement=True, generator=generator)
+    return torch.randperm(n, generator=generator)
+
+
+def shard(order: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
+    """Rank ``rank``'s share of ``order``: every ``world_size``-th item, after padding the order
+    with its own first items so all ranks get the same count (equal step counts keep DDP in step)."""
+    per_rank = math.ceil(len(order) / world_size) if len(order) else 0
+    total = per_rank * world_size
+    if total > len(order):  # repeat, not slice: fewer items than ranks must still fill every rank
+        order = order.repeat(math.ceil(total / len(order)))[:total]
+    return order[rank:total:world_size]
+
+
+class ShardSampler(Sampler[int]):
+    """Distributed sampler over ``n`` items: :func:`epoch_order` sharded by :func:`shard`.
+
+    Call :meth:`set_epoch` before each epoch (the order depends on ``seed + epoch``)."""
+
+    def __init__(
+        self, n: int, *, rank: int, world_size: int, seed: int, weights: np.ndarray | None = None
+    ) -> None:
+        self.n, self.rank, self.world_size, self.seed, self.weights = (
+            n, rank, world_size, seed, weights,
+        )  # fmt: skip
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.world_size) if self.n else 0
+
+    def __iter__(self) -> Iterator[int]:
+        order = epoch_order(self.n, self.seed, self.epoch, self.weights)
+        return iter(shard(order, self.rank, self.world_size).tolist())
+
+
+def debug_shards_enabled() -> bool:
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def report_shard(ctx: Dist, epoch: int, rows: list[int]) -> None:
+    """One stderr line naming the dataset rows this rank trained on in ``epoch`` (debug only)."""
+    print(
+        f"[dnaseq rank {ctx.rank}/{ctx.world_size}] epoch {epoch + 1} train rows: "
+        + ",".join(map(str, rows)),
+        file=sys.stderr,
+        flush=True,
+    )
