@@ -14,6 +14,8 @@ import pytest
 import torch
 from torch.utils.data import RandomSampler, WeightedRandomSampler
 
+from dnaseq_cli.data.dataset import load_dataset
+from dnaseq_cli.encode.vocab import PAD_ID
 from dnaseq_cli.engine.distributed import (
     DEBUG_ENV,
     Dist,
@@ -127,8 +129,14 @@ def test_two_processes_train_one_run_folder(tiny_table, tmp_path):
     assert json.loads((run / "run_config.json").read_text())["world_size"] == 2
     metrics = json.loads((run / "test_metrics.json").read_text())
     assert metrics["n"] == 6 and metrics["epochs_run"] == 2
+    # rank 0 evaluated the whole test split: a single process scoring it gets the same numbers
     model = factory.load(run / "checkpoint")
-    assert model(torch.full((1, 100), 7), None).shape == (1, 2)
+    dataset = load_dataset(run / "dataset")
+    ids = torch.as_tensor(np.asarray(dataset.tokens[dataset.split("test")]), dtype=torch.long)
+    with torch.inference_mode():
+        probs = torch.softmax(model(ids, ids != PAD_ID), -1).numpy()
+    predictions = pd.read_csv(run / "test_predictions.tsv", sep="\t")
+    assert np.allclose(predictions[["prob_0", "prob_1"]].to_numpy(), probs, atol=1e-5)
     assert "test metrics" not in result.stderr  # --quiet holds on every rank
     # each rank reports the dataset rows it trained on: disjoint halves of the train split
     shards: dict[tuple[int, int], list[int]] = {}
