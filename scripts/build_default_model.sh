@@ -29,7 +29,7 @@ dnaseq preprocess "$work/cohn_dev.tsv" -o "$work/dataset" --seed 0 --force --qui
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} dnaseq train "$work/dataset" -o "$work/run" --force --quiet \
   --backbone hybrid --size tiny \
   --model-config '{"d_model": 32, "n_layers": 1, "kmer_sizes": [1, 2, 3, 4, 5, 6], "stem_kernels": [9], "pool_sizes": [10, 5]}' \
-  --shift-augment 25 --epochs 20 --patience 5 --seed 0
+  --epochs 20 --patience 5 --seed 0
 
 # 3. Copy the checkpoint into the package and write its model card.
 rm -rf "$target" && mkdir -p "$target"

@@ -103,4 +103,5 @@ def predict(
             + (f"; flagged: {flagged}" if flagged else ""),
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )

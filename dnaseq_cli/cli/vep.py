@@ -80,4 +80,5 @@ def vep(
         + (f"; harmonised chromosome names {renamed}" if renamed else ""),
         highlight=False,
         markup=False,
+        soft_wrap=True,
     )
