@@ -196,7 +196,7 @@ def train(
                     "size": spec["size"],
                     "task": objective or "supervised",
                     "parameters": parameters,
-                    "encoding": factory.encoding_of(spec["backbone"]),
+                    "encoding": factory.encoding_of(spec["backbone"], spec["config"]),
                     "config": spec["config"],
                 },
                 indent=2,
@@ -261,7 +261,7 @@ def _train(
             ctx.barrier()  # the other ranks read the folder rank 0 wrote
             dataset = load_dataset(dataset_dir)
     config = TrainConfig(**settings)
-    encoding = factory.encoding_of(backbone)
+    encoding = factory.encoding_of(backbone, spec["config"])
     show = not quiet and sys.stderr.isatty()
     progress = Progress(
         TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
