@@ -17,6 +17,9 @@ except ImportError:  # pragma: no cover - depends on the environment
 # Largest decay |A| * sum(delta) allowed inside one chunk: the chunk is factorised around its midpoint
 # so exponents stay within +-LOG_SPREAD/2 (e^40 ~ 2e17): no fp32 overflow and no denormals.
 LOG_SPREAD = 80.0
+# Elements of one (T, chunks, batch, d_state, d_inner) work buffer of the inference scan: ~4 MB keeps
+# both buffers in L3 while each vectorised step still covers many chunks (few Python-level ops).
+BLOCK_ELEMENTS = 1 << 20
 
 
 def _prepare(
@@ -74,7 +77,6 @@ def _scan_block(
     bm: Tensor,
     cm: Tensor,
     h: Tensor,
-    work: tuple[Tensor, Tensor] | None = None,
     cum: Tensor | None = None,
     a_max: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
@@ -83,8 +85,8 @@ def _scan_block(
     With c_t = A * cumsum(delta)_t and midpoint m = c_T / 2 the chunk is parallel:
     h_t = e^(c_t - m) * (sum_{s<=t} e^(m - c_s) delta_s B_s u_s + e^m h_0).
     Rows whose decay spread exceeds LOG_SPREAD (would overflow fp32) are redone on halves.
-    Time is the last axis so that cumsum and reductions run over contiguous memory; `work` holds two
-    reusable (..., n, T) buffers; `cum` (cumsum of dl) and `a_max` (max |A| per row) may be given.
+    Time is the last axis so that cumsum and reductions run over contiguous memory; `cum` (cumsum of
+    dl) and `a_max` (max |A| per row) may be given. Used where gradients are needed (training).
     """
     length = dl.shape[-1]
     if length == 1:
@@ -95,25 +97,12 @@ def _scan_block(
     hot = cum[..., -1] * (A.abs().amax(-1) if a_max is None else a_max) > LOG_SPREAD
     any_hot = bool(hot.any())
     expo = (cum - half)[..., None, :]
-    if work is None:  # autograd-friendly path (no out= buffers)
-        expo = A[..., None] * expo
-        decay = torch.exp(expo.clamp(-0.5 * LOG_SPREAD, 0.5 * LOG_SPREAD) if any_hot else expo)
-        acc = du[..., None, :] * bm / decay
-        acc = torch.cat([acc[..., :1] + (torch.exp(half * A) * h)[..., None], acc[..., 1:]], -1)
-        acc = acc.cumsum(-1) * decay
-        y, h_last = (acc * cm).sum(-2), acc[..., -1]
-    else:  # inference: two reused buffers, no large allocation per chunk
-        shape = torch.broadcast_shapes(bm.shape, dl.shape[:-1] + (A.shape[-1], length))
-        decay, acc = (w if w.shape == shape else dl.new_empty(shape) for w in work)
-        torch.mul(A[..., None], expo, out=decay)  # c_t - m: (..., n, T)
-        if any_hot:
-            decay.clamp_(-0.5 * LOG_SPREAD, 0.5 * LOG_SPREAD)  # finite; hot rows redone below
-        decay.exp_()  # e^(c_t - m)
-        torch.mul(du[..., None, :], bm, out=acc).div_(decay)
-        acc[..., 0] += torch.exp(half * A) * h  # e^m h_0 enters with the first step
-        acc.cumsum_(-1).mul_(decay)
-        h_last = acc[..., -1].clone()
-        y = torch.mul(acc, cm, out=decay).sum(-2)
+    expo = A[..., None] * expo
+    decay = torch.exp(expo.clamp(-0.5 * LOG_SPREAD, 0.5 * LOG_SPREAD) if any_hot else expo)
+    acc = du[..., None, :] * bm / decay
+    acc = torch.cat([acc[..., :1] + (torch.exp(half * A) * h)[..., None], acc[..., 1:]], -1)
+    acc = acc.cumsum(-1) * decay
+    y, h_last = (acc * cm).sum(-2), acc[..., -1]
     if any_hot:
         idx = hot.nonzero(as_tuple=True)
         rows = hot.shape
@@ -131,6 +120,103 @@ def _scan_block(
     return y, h_last
 
 
+def _steps_first(v: Tensor, kb: int) -> Tensor:
+    """(kb*T, ...) -> (T, kb, ...) view: chunk k covers rows k*T .. k*T+T-1."""
+    return v.unflatten(0, (kb, -1)).transpose(0, 1)
+
+
+def _recurrent_span(
+    u: Tensor,
+    dl: Tensor,
+    bt: Tensor,
+    ct: Tensor,
+    at: Tensor,
+    h: Tensor,
+    a: Tensor,
+    x: Tensor,
+) -> tuple[Tensor, Tensor]:
+    """Scan kb chunks of T steps at once: u, dl (T, kb, b, d); bt, ct (T, kb, b, n); at (n, d).
+
+    The recurrence runs step by step inside every chunk simultaneously (T steps, each vectorised over
+    all kb chunks), from a zero state; the running product P_t of the decays is kept alongside, so the
+    true state is local_t + P_t h_start. Chunk-start states follow from a short loop over the kb
+    chunks; h (b, n, d) is the state before the first. Exponents never exceed one step's, so
+    nothing overflows (no log-space factorisation), and the reused buffers a, x (T, kb, b, n, d)
+    are the only large tensors; step-major, so every step reads and writes contiguous slabs.
+    """
+    steps, kb = dl.shape[0], dl.shape[1]
+    torch.mul(at, dl[..., None, :], out=a).exp_()  # per-step decay e^(A delta)
+    torch.mul((dl * u)[..., None, :], bt[..., None], out=x)  # delta B u
+    for t in range(1, steps):
+        x[t].addcmul_(a[t], x[t - 1])  # local state, zero start
+        a[t].mul_(a[t - 1])  # P_t: decay since the chunk start
+    starts = [h]
+    for k in range(kb):
+        starts.append(torch.addcmul(x[-1, k], a[-1, k], starts[-1]))
+    x.addcmul_(a, torch.stack(starts[:-1]))
+    y = torch.mul(x, ct[..., None], out=a).sum(-2)  # (T, kb, b, d)
+    return y, starts[-1]
+
+
+def _scan_time_major(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None,
+    z: Tensor | None,
+    delta_bias: Tensor | None,
+    delta_softplus: bool,
+    chunk_size: int,
+) -> tuple[Tensor, Tensor]:
+    """Inference scan: blocks of chunks in time-major layout; y (b, d, L) as a time-major view.
+
+    Everything per token (bias, softplus, delta*u, D skip, z gate) is done per block, so no tensor of
+    the full length is allocated apart from y itself; (b, L, d)-strided inputs (transposed
+    projections, as Mamba passes them) are read without copies.
+    """
+    acc = torch.promote_types(u.dtype, torch.float32)
+    bsz, d, length = u.shape
+    n = A.shape[1]
+    u_t, dl_t, z_t = u.permute(2, 0, 1), delta.permute(2, 0, 1), None
+    b_t, c_t = B.permute(2, 0, 1), C.permute(2, 0, 1)
+    if z is not None:
+        z_t = z.permute(2, 0, 1)
+    at = A.to(acc).t().contiguous()  # (n, d)
+    bias = None if delta_bias is None else delta_bias.to(acc)
+    skip = None if D is None else D.to(acc)
+    y = torch.empty(length, bsz, d, dtype=acc, device=u.device)
+    h = torch.zeros(bsz, n, d, dtype=acc, device=u.device)
+    steps = min(chunk_size, max(length, 1))
+    kb_max = max(1, BLOCK_ELEMENTS // (steps * bsz * n * d))
+    bufs: tuple[Tensor, Tensor] | None = None
+    s = 0
+    while s < length:
+        full = (length - s) // steps
+        kb, t_len = (min(kb_max, full), steps) if full else (1, length - s)
+        e = s + kb * t_len
+        shape = (t_len, kb, bsz, n, d)
+        if bufs is None or bufs[0].shape != shape:
+            bufs = (u.new_empty(shape, dtype=acc), u.new_empty(shape, dtype=acc))
+        dl = dl_t[s:e].to(acc)
+        if bias is not None:
+            dl = dl + bias
+        if delta_softplus:
+            dl = F.softplus(dl)
+        ub = u_t[s:e].to(acc)
+        views = (_steps_first(v, kb) for v in (ub, dl, b_t[s:e].to(acc), c_t[s:e].to(acc)))
+        yb, h = _recurrent_span(*views, at=at, h=h, a=bufs[0], x=bufs[1])
+        yb = yb.transpose(0, 1).flatten(0, 1)
+        if skip is not None:
+            yb.addcmul_(ub, skip)
+        if z_t is not None:
+            yb.mul_(F.silu(z_t[s:e].to(acc)))
+        y[s:e] = yb
+        s = e
+    return y.permute(1, 2, 0), h.transpose(1, 2)
+
+
 def selective_scan_chunked(
     u: Tensor,
     delta: Tensor,
@@ -144,30 +230,34 @@ def selective_scan_chunked(
     return_last_state: bool = False,
     chunk_size: int = 32,
 ) -> Tensor | tuple[Tensor, Tensor]:
-    """Chunked scan: parallel inside a chunk (cumulative log-decays), state carried across chunks.
+    """Chunked scan of `chunk_size` steps per chunk, state carried across chunks; fp32 accumulation.
 
-    Only (batch, d, n, chunk) is ever materialised, never the full length; accumulation is fp32.
+    Inference (no gradient needed): many chunks advance together step by step (_scan_time_major).
+    With autograd: each chunk is parallel in time via cumulative log-decays (_scan_block). Neither
+    materialises a (batch, d, length, n) tensor; work memory is bounded by the block/chunk size.
     """
     dtype = u.dtype
+    needs_grad = any(
+        t.requires_grad for t in (u, delta, A, B, C, D, z, delta_bias) if t is not None
+    )
+    if not (torch.is_grad_enabled() and needs_grad):
+        y, h = _scan_time_major(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_size)
+        y = y.to(dtype)
+        return (y, h) if return_last_state else y
     u, delta, A = _prepare(u, delta, A, delta_bias, delta_softplus)
     bt = B.to(u.dtype).contiguous()[:, None]  # (b, 1, n, L)
     ct = C.to(u.dtype).contiguous()[:, None]
     du = delta * u
     h = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])
     y = torch.empty_like(u)
-    work = None
-    needs_grad = any(t.requires_grad for t in (u, delta, A, B, C))
-    if not (torch.is_grad_enabled() and needs_grad):
-        shape = (u.shape[0], u.shape[1], A.shape[1], chunk_size)
-        work = (u.new_empty(shape), u.new_empty(shape))
     length, a_max = u.shape[-1], A.abs().amax(-1)
     pad = (-length) % chunk_size  # all within-chunk cumsums of delta in one call
     cum = F.pad(delta, (0, pad)).unflatten(-1, (-1, chunk_size)).cumsum(-1).flatten(-2)
     for s in range(0, length, chunk_size):
         e = min(s + chunk_size, length)
         y[:, :, s:e], h = _scan_block(
-            delta[:, :, s:e], du[:, :, s:e], A, bt[..., s:e], ct[..., s:e], h, work,
-            cum[:, :, s:e], a_max,
+            delta[:, :, s:e], du[:, :, s:e], A, bt[..., s:e], ct[..., s:e], h, cum[:, :, s:e],
+            a_max,
         )  # fmt: skip
     y = _finish(y, u, D, z, dtype)
     return (y, h) if return_last_state else y
