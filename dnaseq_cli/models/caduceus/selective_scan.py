@@ -134,6 +134,7 @@ def _recurrent_span(
     h: Tensor,
     a: Tensor,
     x: Tensor,
+    slabs: tuple[tuple[Tensor, ...], tuple[Tensor, ...]],
 ) -> tuple[Tensor, Tensor]:
     """Scan kb chunks of T steps at once: u, dl (T, kb, b, d); bt, ct (T, kb, b, n); at (n, d).
 
@@ -143,13 +144,16 @@ def _recurrent_span(
     chunks; h (b, n, d) is the state before the first. Exponents never exceed one step's, so
     nothing overflows (no log-space factorisation), and the reused buffers a, x (T, kb, b, n, d)
     are the only large tensors; step-major, so every step reads and writes contiguous slabs.
+    `slabs` = (a.unbind(0), x.unbind(0)), made once per buffer (indexing per step costs as much as
+    the arithmetic at this size).
     """
-    steps, kb = dl.shape[0], dl.shape[1]
+    kb = dl.shape[1]
     torch.mul(at, dl[..., None, :], out=a).exp_()  # per-step decay e^(A delta)
     torch.mul((dl * u)[..., None, :], bt[..., None], out=x)  # delta B u
-    for t in range(1, steps):
-        x[t].addcmul_(a[t], x[t - 1])  # local state, zero start
-        a[t].mul_(a[t - 1])  # P_t: decay since the chunk start
+    a_s, x_s = slabs
+    for t in range(1, len(a_s)):
+        x_s[t].addcmul_(a_s[t], x_s[t - 1])  # local state, zero start
+        a_s[t].mul_(a_s[t - 1])  # P_t: decay since the chunk start
     starts = [h]
     for k in range(kb):
         starts.append(torch.addcmul(x[-1, k], a[-1, k], starts[-1]))
@@ -191,6 +195,7 @@ def _scan_time_major(
     steps = min(chunk_size, max(length, 1))
     kb_max = max(1, BLOCK_ELEMENTS // (steps * bsz * n * d))
     bufs: tuple[Tensor, Tensor] | None = None
+    slabs: tuple[tuple[Tensor, ...], tuple[Tensor, ...]] = ((), ())
     s = 0
     while s < length:
         full = (length - s) // steps
@@ -199,6 +204,7 @@ def _scan_time_major(
         shape = (t_len, kb, bsz, n, d)
         if bufs is None or bufs[0].shape != shape:
             bufs = (u.new_empty(shape, dtype=acc), u.new_empty(shape, dtype=acc))
+            slabs = (bufs[0].unbind(0), bufs[1].unbind(0))
         dl = dl_t[s:e].to(acc)
         if bias is not None:
             dl = dl + bias
@@ -206,7 +212,7 @@ def _scan_time_major(
             dl = F.softplus(dl)
         ub = u_t[s:e].to(acc)
         views = (_steps_first(v, kb) for v in (ub, dl, b_t[s:e].to(acc), c_t[s:e].to(acc)))
-        yb, h = _recurrent_span(*views, at=at, h=h, a=bufs[0], x=bufs[1])
+        yb, h = _recurrent_span(*views, at=at, h=h, a=bufs[0], x=bufs[1], slabs=slabs)
         yb = yb.transpose(0, 1).flatten(0, 1)
         if skip is not None:
             yb.addcmul_(ub, skip)
