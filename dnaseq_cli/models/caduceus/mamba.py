@@ -103,9 +103,15 @@ class Mamba(nn.Module):
             out[:, lag:].addcmul_(x[:, :-lag], w[:, k - 1 - lag])
         return F.silu(out, inplace=not (torch.is_grad_enabled() and out.requires_grad))
 
-    def forward(self, hidden_states: Tensor, mask: Tensor | None = None) -> Tensor:
-        """hidden_states (batch, L, d_model) -> (batch, L, d_model)."""
-        xz = self.in_proj(hidden_states).transpose(1, 2)  # (b, 2*d_inner, L)
+    def forward(
+        self, hidden_states: Tensor, mask: Tensor | None = None, xz: Tensor | None = None
+    ) -> Tensor:
+        """hidden_states (batch, L, d_model) -> (batch, L, d_model).
+
+        `xz` is in_proj(hidden_states) (batch, L, 2*d_inner) when the caller already has it
+        (BiMamba's tied projection: the reverse direction is the flipped forward projection).
+        """
+        xz = (self.in_proj(hidden_states) if xz is None else xz).transpose(1, 2)  # (b, 2di, L)
         A = -torch.exp(self.A_log.float())
         if (
             mamba_inner_fn is not None
