@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -84,7 +85,8 @@ def main() -> None:
     if args.worker:
         return worker(args)
 
-    rows = []
+    rows, load_start = [], os.getloadavg()
+    print(f"load average at start: {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         for variant in args.variants:
             for length in args.lengths:
@@ -106,7 +108,9 @@ def main() -> None:
         "torch": torch.__version__, "threads": args.threads,
         "machine": platform.processor() or platform.machine(),
         "note": f"reference (step-by-step) scan only up to {args.ref_max_length} tokens",
+        "cpus": os.cpu_count(), "load_avg_start": load_start, "load_avg_end": os.getloadavg(),
     }  # fmt: skip
+    print(f"load average at end: {' '.join(f'{v:.2f}' for v in meta['load_avg_end'])}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -154,12 +154,14 @@ def _recurrent_span(
     for t in range(1, len(a_s)):
         x_s[t].addcmul_(a_s[t], x_s[t - 1])  # local state, zero start
         a_s[t].mul_(a_s[t - 1])  # P_t: decay since the chunk start
-    starts = [h]
+    starts = h.new_empty(kb + 1, *h.shape)  # state before chunk k, and after the last
+    starts[0] = h
+    x_end, p_end = x_s[-1], a_s[-1]
     for k in range(kb):
-        starts.append(torch.addcmul(x[-1, k], a[-1, k], starts[-1]))
-    x.addcmul_(a, torch.stack(starts[:-1]))
+        torch.addcmul(x_end[k], p_end[k], starts[k], out=starts[k + 1])
+    x.addcmul_(a, starts[:kb])
     y = torch.mul(x, ct[..., None], out=a).sum(-2)  # (T, kb, b, d)
-    return y, starts[-1]
+    return y, starts[kb]
 
 
 def _scan_time_major(
