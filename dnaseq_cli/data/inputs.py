@@ -9,11 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.records import SequenceRecord
+from dnaseq_cli.records import Interval, SequenceRecord
+
+if TYPE_CHECKING:
+    from dnaseq_cli.io.bed import BedRecord
+    from dnaseq_cli.io.fasta import FastaReference
 
 INPUT_FORMATS = ("auto", "fasta", "table", "bed")
 _FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".ffn", ".seq")
@@ -63,6 +68,64 @@ def detect_format(path: str | Path, declared: str = "auto") -> str:
     raise InputError(
         "cannot tell the input format from the file name; pass --format fasta|table|bed", path=path
     )
+
+
+@dataclass
+class LocatedBed:
+    """A BED record with its interval renamed onto the reference's contig names."""
+
+    bed: BedRecord
+    interval: Interval
+
+    @property
+    def name(self) -> str:
+        """The BED name, else the region ``chrom:start-end`` (1-based closed)."""
+        i = self.interval
+        return self.bed.name or f"{i.chrom}:{i.start + 1}-{i.end}"
+
+
+def read_located_beds(
+    path: Path,
+    reference_path: Path | None,
+    *,
+    harmonise_chroms: bool,
+    label_column: str | int | None = None,
+    label_constant: str | None = None,
+) -> tuple[FastaReference, list[LocatedBed]]:
+    """Read a BED against its reference: naming mapped (or refused), every interval on a contig.
+
+    The one place BED inputs are checked, for preprocess/train and predict alike.
+    """
+    from dnaseq_cli.io.bed import read_bed
+    from dnaseq_cli.io.contigs import check_naming
+    from dnaseq_cli.io.fasta import FastaReference
+
+    if reference_path is None:
+        raise InputError("BED input needs a reference genome: pass --reference FASTA", path=path)
+    beds = read_bed(path, label_column=label_column, label_constant=label_constant)
+    if not beds:
+        raise InputError("no intervals in BED file", path=path)
+    reference = FastaReference(reference_path)
+    mapping = check_naming(
+        sorted({bed.interval.chrom for bed in beds}),
+        reference.contigs,
+        harmonise=harmonise_chroms,
+        path=path,
+    )
+    located = []
+    for bed in beds:
+        interval = bed.interval
+        chrom = mapping.get(interval.chrom, interval.chrom)
+        length = reference.lengths[chrom]
+        if interval.end > length:
+            raise InputError(
+                f"interval {interval.region} runs past the end of {chrom} ({length:,} bp)",
+                path=path,
+                line=bed.line,
+            )
+        renamed = type(interval)(chrom, interval.start, interval.end, interval.strand)
+        located.append(LocatedBed(bed, renamed))
+    return reference, located
 
 
 def record_windows(

@@ -12,7 +12,12 @@ import pandas as pd
 
 from dnaseq_cli.atomic import atomic_directory
 from dnaseq_cli.data.dataset import Dataset, write_dataset
-from dnaseq_cli.data.inputs import SequenceWindow, detect_format, record_windows
+from dnaseq_cli.data.inputs import (
+    SequenceWindow,
+    detect_format,
+    read_located_beds,
+    record_windows,
+)
 from dnaseq_cli.data.splits import chromosome_split, stratified_split
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.records import SequenceRecord
@@ -113,46 +118,26 @@ def _load_sequences(path: Path, kind: str, options: PreprocessOptions) -> list[S
 
 
 def _bed_windows(path: Path, options: PreprocessOptions) -> Iterator[SequenceWindow]:
-    from dnaseq_cli.io.bed import read_bed
-    from dnaseq_cli.io.contigs import check_naming
-    from dnaseq_cli.io.fasta import FastaReference
     from dnaseq_cli.windows import centred_window, fetch_window
 
-    if options.reference is None:
-        raise InputError("BED input needs a reference genome: pass --reference FASTA", path=path)
-    beds = read_bed(path, label_column=options.label_column, label_constant=options.label)
-    if not beds:
-        raise InputError("no intervals in BED file", path=path)
-    reference = FastaReference(options.reference)
-    mapping = check_naming(
-        sorted({bed.interval.chrom for bed in beds}),
-        reference.contigs,
-        harmonise=options.harmonise_chroms,
-        path=path,
+    reference, located = read_located_beds(
+        path,
+        options.reference,
+        harmonise_chroms=options.harmonise_chroms,
+        label_column=options.label_column,
+        label_constant=options.label,
     )
-    window = options.window or max(len(bed.interval) for bed in beds)
-    for bed in beds:
-        interval = bed.interval
-        chrom = mapping.get(interval.chrom, interval.chrom)
-        length = reference.lengths[chrom]
-        if interval.end > length:
-            raise InputError(
-                f"interval {interval.region} runs past the end of {chrom} ({length:,} bp)",
-                path=path,
-                line=bed.line,
-            )
-        target = centred_window(
-            type(interval)(chrom, interval.start, interval.end, interval.strand),
-            window,
-            flank=options.flank,
-        )
+    window = options.window or max(len(item.interval) for item in located)
+    for item in located:
+        interval = item.interval
+        target = centred_window(interval, window, flank=options.flank)
         sequence, valid = fetch_window(reference, target)
         yield SequenceWindow(
-            name=bed.name or f"{chrom}:{interval.start + 1}-{interval.end}",
+            name=item.name,
             sequence=sequence,
             valid=np.asarray(valid, dtype=bool),
-            label=bed.label,
-            chrom=chrom,
+            label=item.bed.label,
+            chrom=interval.chrom,
             start=target.start,
             end=target.end,
             strand=interval.strand,

@@ -20,7 +20,12 @@ from typing import IO
 import numpy as np
 
 from dnaseq_cli.atomic import atomic_path
-from dnaseq_cli.data.inputs import SequenceWindow, detect_format, record_windows
+from dnaseq_cli.data.inputs import (
+    SequenceWindow,
+    detect_format,
+    read_located_beds,
+    record_windows,
+)
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.predict.model import WindowScorer
 from dnaseq_cli.records import SequenceRecord
@@ -106,39 +111,18 @@ def _fasta_or_table_records(
 def _bed_records(
     path: Path, window: int, stride: int, options: PredictOptions
 ) -> Iterator[_Record]:
-    from dnaseq_cli.io.bed import read_bed
-    from dnaseq_cli.io.contigs import check_naming
-    from dnaseq_cli.io.fasta import FastaReference
     from dnaseq_cli.windows import centred_window, fetch_window
     from dnaseq_cli.windows.tiling import tile_interval
 
-    if options.reference is None:
-        raise InputError("BED input needs a reference genome: pass --reference FASTA", path=path)
-    beds = read_bed(path)
-    if not beds:
-        raise InputError("no intervals in BED file", path=path)
-    reference = FastaReference(options.reference)
-    mapping = check_naming(
-        sorted({bed.interval.chrom for bed in beds}),
-        reference.contigs,
-        harmonise=options.harmonise_chroms,
-        path=path,
+    reference, located = read_located_beds(
+        path, options.reference, harmonise_chroms=options.harmonise_chroms
     )
-    for bed in beds:
-        interval = bed.interval
-        chrom = mapping.get(interval.chrom, interval.chrom)
-        if interval.end > reference.lengths[chrom]:
-            raise InputError(
-                f"interval {interval.region} runs past the end of {chrom} "
-                f"({reference.lengths[chrom]:,} bp)",
-                path=path,
-                line=bed.line,
-            )
-        located = type(interval)(chrom, interval.start, interval.end, interval.strand)
-        if len(located) <= window:
-            targets = [centred_window(located, window)]
+    for item in located:
+        interval = item.interval
+        if len(interval) <= window:
+            targets = [centred_window(interval, window)]
         else:
-            targets = tile_interval(located, window, stride)
+            targets = tile_interval(interval, window, stride)
         windows = []
         for target in targets:
             sequence, valid = fetch_window(reference, target)
@@ -152,11 +136,10 @@ def _bed_records(
                     start=target.start,
                     end=target.end,
                     strand=target.strand,
-                    source_length=len(located),
+                    source_length=len(interval),
                 )
             )
-        name = bed.name or f"{chrom}:{interval.start + 1}-{interval.end}"
-        yield _Record(name, len(located), None, windows)
+        yield _Record(item.name, len(interval), None, windows)
 
 
 def iter_records(options: PredictOptions, window: int) -> Iterator[_Record]:
