@@ -248,7 +248,7 @@ class Trainer:
         offset = 104729 * self.dist.rank
         generator = torch.Generator().manual_seed(self.config.seed * 7919 + epoch + offset)
         masking = torch.Generator().manual_seed(self.config.seed * 7723 + epoch + 1 + offset)
-        total, count = 0.0, 0
+        total, count, sequences = 0.0, 0, 0
         seen: list[int] = []
         self.optimizer.zero_grad(set_to_none=True)
         limit = self.steps_per_epoch() * config.grad_accum
@@ -265,6 +265,7 @@ class Trainer:
             (loss / config.grad_accum).backward()
             total += float(loss.detach()) * weight
             count += weight
+            sequences += len(batch.labels)
             if (index + 1) % config.grad_accum == 0:
                 if config.grad_clip > 0:
                     nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
@@ -277,7 +278,8 @@ class Trainer:
         if self.dist.enabled:
             if debug_shards_enabled():
                 report_shard(self.dist, epoch, seen)
-            total, count = self.dist.sum(total, count)
+            total, count, sequences = self.dist.sum(total, count, sequences)
+        self.epoch_sequences = int(sequences)  # all ranks, synthetic rows included
         return total / max(count, 1)
 
     @torch.inference_mode()
@@ -405,7 +407,7 @@ class Trainer:
                 "val_loss": metrics.get("loss", float("nan")),
                 **{f"val_{k}": metrics[k] for k in ROW_METRICS if k in metrics},
                 "train_seconds": seconds,
-                "train_seqs_per_s": len(self.train_rows) / seconds if seconds > 0 else 0.0,
+                "train_seqs_per_s": self.epoch_sequences / seconds if seconds > 0 else 0.0,
                 "best": improved,
             }
             self.state.history.append(row)

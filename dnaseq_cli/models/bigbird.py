@@ -272,10 +272,12 @@ class BigBirdAttention(nn.Module):
 class BigBirdLayer(nn.Module):
     """Pre-LN transformer block: x + Attn(LN(x)), then x + FFN(LN(x)) with GELU."""
 
-    def __init__(self, d_model: int, ffn_mult: int, dropout: float, **attn: Any) -> None:
+    def __init__(
+        self, d_model: int, ffn_mult: int, dropout: float, attention_dropout: float, **attn: Any
+    ) -> None:
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.attn = BigBirdAttention(d_model, dropout=dropout, **attn)
+        self.attn = BigBirdAttention(d_model, dropout=attention_dropout, **attn)
         self.ffn = feed_forward(d_model, ffn_mult, dropout)
         self.drop = nn.Dropout(dropout)
 
@@ -302,6 +304,7 @@ class BigBirdBackbone(StrandAveragedBackbone, nn.Module):
         window_blocks: int = 3,
         ffn_mult: int = 4,
         dropout: float = 0.1,
+        attention_dropout: float = 0.0,
         pad_id: int = 0,
         seed: int = 0,
         rope_base: float = 10000.0,
@@ -323,6 +326,7 @@ class BigBirdBackbone(StrandAveragedBackbone, nn.Module):
             window_blocks=window_blocks,
             ffn_mult=ffn_mult,
             dropout=dropout,
+            attention_dropout=attention_dropout,
             pad_id=pad_id,
             seed=seed,
             rope_base=rope_base,
@@ -343,7 +347,8 @@ class BigBirdBackbone(StrandAveragedBackbone, nn.Module):
             chunk_blocks=chunk_blocks,
         )
         self.layers = nn.ModuleList(
-            BigBirdLayer(d_model, ffn_mult, dropout, layer=i, **attn) for i in range(n_layers)
+            BigBirdLayer(d_model, ffn_mult, dropout, attention_dropout, layer=i, **attn)
+            for i in range(n_layers)
         )
         self.norm = nn.LayerNorm(d_model)
 

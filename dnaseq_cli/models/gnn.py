@@ -172,13 +172,14 @@ class GPSLayer(nn.Module):
         attention_window: int | None,
         ff_mult: int,
         dropout: float,
+        attention_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(d_model)
         if local_layer == "gatv2":
             self.local: nn.Module = GATv2Conv(
                 d_model, d_model // n_heads, heads=n_heads, edge_dim=EDGE_DIM,
-                add_self_loops=False, dropout=dropout,
+                add_self_loops=False, dropout=attention_dropout,
             )  # fmt: skip
         elif local_layer == "gine":
             mlp = nn.Sequential(
@@ -188,7 +189,7 @@ class GPSLayer(nn.Module):
         else:
             raise ValueError(f"local_layer must be 'gatv2' or 'gine', got {local_layer!r}")
         self.attn = (
-            GraphAttention(d_model, n_heads, dropout, window=attention_window)
+            GraphAttention(d_model, n_heads, attention_dropout, window=attention_window)
             if global_attention
             else None
         )
@@ -242,6 +243,7 @@ class GNNAttentionBackbone(StrandAveragedBackbone, nn.Module):
         global_tokens: int = 0,
         ff_mult: int = 2,
         dropout: float = 0.1,
+        attention_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if attention_window is not None and attention_window < 1:
@@ -265,6 +267,8 @@ class GNNAttentionBackbone(StrandAveragedBackbone, nn.Module):
             ff_mult=ff_mult,
             dropout=dropout,
         )
+        if attention_dropout:  # only when used, as global_tokens
+            self._config["attention_dropout"] = attention_dropout
         if global_tokens:  # only when used: configs of earlier checkpoints stay as they were
             self._config["global_tokens"] = global_tokens
         self.encoding = f"kmer{k}"  # type: ignore[misc]  # instance value follows k
@@ -276,8 +280,15 @@ class GNNAttentionBackbone(StrandAveragedBackbone, nn.Module):
         self.edge_embed = nn.Embedding(NUM_EDGE_TYPES, EDGE_DIM)
         self.layers = nn.ModuleList(
             GPSLayer(
-                d_model, n_heads, local_layer, global_attention, attention_window, ff_mult, dropout
-            )
+                d_model,
+                n_heads,
+                local_layer,
+                global_attention,
+                attention_window,
+                ff_mult,
+                dropout,
+                attention_dropout,
+            )  # fmt: skip
             for _ in range(n_layers)
         )
         self.norm = nn.LayerNorm(d_model)

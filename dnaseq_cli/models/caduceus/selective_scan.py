@@ -5,6 +5,8 @@ Shapes follow mamba-ssm: u, delta, z (batch, d, L); A (d, n) real; B, C (batch, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -14,12 +16,12 @@ try:  # optional CUDA kernels; only used for CUDA tensors
 except ImportError:  # pragma: no cover - depends on the environment
     _cuda_scan = None
 
-# Largest decay |A| * sum(delta) allowed inside one chunk: the chunk is factorised around its midpoint
-# so exponents stay within +-LOG_SPREAD/2 (e^40 ~ 2e17): no fp32 overflow and no denormals.
-LOG_SPREAD = 80.0
 # Elements of one (T, chunks, batch, d_state, d_inner) work buffer of the inference scan: ~4 MB keeps
 # both buffers in L3 while each vectorised step still covers many chunks (few Python-level ops).
 BLOCK_ELEMENTS = 1 << 20
+# Elements of one (T, batch, d_state, d_inner) buffer of the backward pass (three are live at once):
+# 16 MB each bounds training memory at any length while keeping the per-step loops short.
+GRAD_BLOCK_ELEMENTS = 1 << 22
 
 
 def _prepare(
@@ -68,56 +70,6 @@ def selective_scan_reference(
         ys.append(torch.einsum("bdn,bn->bd", x, C[:, :, i]))
     y = _finish(torch.stack(ys, dim=2), u, D, z, dtype)
     return (y, x) if return_last_state else y
-
-
-def _scan_block(
-    dl: Tensor,
-    du: Tensor,
-    A: Tensor,
-    bm: Tensor,
-    cm: Tensor,
-    h: Tensor,
-    cum: Tensor | None = None,
-    a_max: Tensor | None = None,
-) -> tuple[Tensor, Tensor]:
-    """Scan one chunk for rows (...): dl, du (..., T); A, h (..., n); bm, cm (..., n, T) broadcastable.
-
-    With c_t = A * cumsum(delta)_t and midpoint m = c_T / 2 the chunk is parallel:
-    h_t = e^(c_t - m) * (sum_{s<=t} e^(m - c_s) delta_s B_s u_s + e^m h_0).
-    Rows whose decay spread exceeds LOG_SPREAD (would overflow fp32) are redone on halves.
-    Time is the last axis so that cumsum and reductions run over contiguous memory; `cum` (cumsum of
-    dl) and `a_max` (max |A| per row) may be given. Used where gradients are needed (training).
-    """
-    length = dl.shape[-1]
-    if length == 1:
-        h = torch.exp(dl * A) * h + du * bm[..., 0]
-        return (h * cm[..., 0]).sum(-1, keepdim=True), h
-    cum = dl.cumsum(-1) if cum is None else cum
-    half = cum[..., -1:] * 0.5
-    hot = cum[..., -1] * (A.abs().amax(-1) if a_max is None else a_max) > LOG_SPREAD
-    any_hot = bool(hot.any())
-    expo = (cum - half)[..., None, :]
-    expo = A[..., None] * expo
-    decay = torch.exp(expo.clamp(-0.5 * LOG_SPREAD, 0.5 * LOG_SPREAD) if any_hot else expo)
-    acc = du[..., None, :] * bm / decay
-    acc = torch.cat([acc[..., :1] + (torch.exp(half * A) * h)[..., None], acc[..., 1:]], -1)
-    acc = acc.cumsum(-1) * decay
-    y, h_last = (acc * cm).sum(-2), acc[..., -1]
-    if any_hot:
-        idx = hot.nonzero(as_tuple=True)
-        rows = hot.shape
-        a_r = A.expand(*rows, A.shape[-1])[idx]
-        b_r = bm.expand(*rows, *bm.shape[-2:])[idx]
-        c_r = cm.expand(*rows, *cm.shape[-2:])[idx]
-        dl_r, du_r, mid = dl[idx], du[idx], length // 2
-        y1, h1 = _scan_block(
-            dl_r[:, :mid], du_r[:, :mid], a_r, b_r[..., :mid], c_r[..., :mid], h[idx]
-        )
-        y2, h2 = _scan_block(dl_r[:, mid:], du_r[:, mid:], a_r, b_r[..., mid:], c_r[..., mid:], h1)
-        y, h_last = y.clone(), h_last.clone()
-        y[idx] = torch.cat([y1, y2], dim=-1)
-        h_last[idx] = h2
-    return y, h_last
 
 
 def _steps_first(v: Tensor, kb: int) -> Tensor:
@@ -225,6 +177,134 @@ def _scan_time_major(
     return y.permute(1, 2, 0), h.transpose(1, 2)
 
 
+def _decays_and_inputs(dl: Tensor, u: Tensor, b: Tensor, at: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-step decay e^(A delta) and input delta B u, both (T, b, n, d), for time-major slices."""
+    shape = (*dl.shape[:2], *at.shape)
+    a = torch.mul(at, dl[:, :, None, :], out=dl.new_empty(shape)).exp_()
+    x = torch.mul((dl * u)[:, :, None, :], b[..., None], out=dl.new_empty(shape))
+    return a, x
+
+
+def _scan_states(a: Tensor, x: Tensor, h: Tensor) -> Tensor:
+    """States h_t = a_t h_{t-1} + x_t of one block, written into x; h (b, n, d) is the start state."""
+    x[0].addcmul_(a[0], h)
+    for t in range(1, x.shape[0]):
+        x[t].addcmul_(a[t], x[t - 1])
+    return x
+
+
+class _SelectiveScanFn(torch.autograd.Function):
+    """Selective scan with a hand-written backward for the CPU/PyTorch path.
+
+    Autograd through the per-chunk arithmetic kept several (batch, d, n, L) tensors per layer alive
+    (gigabytes for a batch of 500-bp windows). Here the forward is the inference scan and the
+    backward recomputes the states one block of steps at a time from saved block-start states, runs
+    the adjoint recurrence g_t = C_t dy_t + a_{t+1} g_{t+1} backwards, and reduces the gradients
+    per block. Inputs use mamba-ssm's shapes: u, delta, z (b, d, L); A (d, n); B, C (b, n, L).
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        u: Tensor,
+        delta: Tensor,
+        A: Tensor,
+        B: Tensor,
+        C: Tensor,
+        D: Tensor | None,
+        z: Tensor | None,
+        delta_bias: Tensor | None,
+        delta_softplus: bool,
+        chunk_size: int,
+    ) -> Tensor:
+        y, _ = _scan_time_major(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_size)
+        ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias)
+        ctx.delta_softplus = delta_softplus
+        return y.to(u.dtype)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        u, delta, A, B, C, D, z, delta_bias = ctx.saved_tensors
+        acc = torch.promote_types(u.dtype, torch.float32)
+        length, bsz = u.shape[2], u.shape[0]
+        d, n = A.shape
+        # time-major (L, b, .) views, as in the forward
+        u_t = u.permute(2, 0, 1).to(acc)
+        raw = delta.permute(2, 0, 1).to(acc)
+        if delta_bias is not None:
+            raw = raw + delta_bias.to(acc)
+        dl = F.softplus(raw) if ctx.delta_softplus else raw
+        b_t, c_t = B.permute(2, 0, 1).to(acc), C.permute(2, 0, 1).to(acc)
+        at = A.to(acc).t().contiguous()  # (n, d)
+        gy = grad_out.permute(2, 0, 1).to(acc)
+        if z is not None:
+            z_t = z.permute(2, 0, 1).to(acc)
+            gate = F.silu(z_t)
+            gy_pre = gy * gate  # gradient of the ungated output y + D u
+        else:
+            gy_pre = gy
+        steps = max(1, GRAD_BLOCK_ELEMENTS // max(1, bsz * n * d))
+        bounds = [(s, min(s + steps, length)) for s in range(0, length, steps)]
+        starts = [u_t.new_zeros(bsz, n, d)]  # state before each block
+        for s, e in bounds[:-1]:
+            a, x = _decays_and_inputs(dl[s:e], u_t[s:e], b_t[s:e], at)
+            starts.append(_scan_states(a, x, starts[-1])[-1].clone())
+        g_du, g_dl = torch.empty_like(u_t), torch.empty_like(dl)
+        g_b, g_c = torch.empty_like(b_t), torch.empty_like(c_t)
+        g_a = at.new_zeros(n, d)
+        y_ssm = torch.empty_like(u_t) if z is not None else None
+        carry = u_t.new_zeros(bsz, n, d)  # a_e g_e from the block after, flowing into step e-1
+        for (s, e), h0 in zip(reversed(bounds), reversed(starts), strict=True):
+            a, x = _decays_and_inputs(dl[s:e], u_t[s:e], b_t[s:e], at)
+            hs = _scan_states(a, x, h0)
+            rows = (e - s) * bsz  # (t, b) flattened: the reductions become batched matmuls
+            gys = gy_pre[s:e].reshape(rows, d, 1)
+            cs = c_t[s:e].reshape(rows, 1, n)
+            bs = b_t[s:e].reshape(rows, 1, n)
+            if y_ssm is not None:
+                y_ssm[s:e] = torch.bmm(cs, hs.view(rows, n, d)).view(e - s, bsz, d)
+            g = cs.view(e - s, bsz, n, 1) * gys.view(e - s, bsz, 1, d)  # adjoint of the states
+            g[-1].add_(carry)
+            for t in range(e - s - 2, -1, -1):
+                g[t].addcmul_(a[t + 1], g[t + 1])
+            carry = a[0] * g[0]
+            g_c[s:e] = torch.bmm(hs.view(rows, n, d), gys).view(e - s, bsz, n)
+            g_bsum = torch.bmm(bs, g.view(rows, n, d)).view(e - s, bsz, d)  # sum_n g B
+            g_du[s:e] = g_bsum * dl[s:e]
+            g_dl[s:e] = g_bsum * u_t[s:e]
+            du_in = (dl[s:e] * u_t[s:e]).reshape(rows, d, 1)
+            g_b[s:e] = torch.bmm(g.view(rows, n, d), du_in).view(e - s, bsz, n)
+            q = a.mul_(g)  # g_t a_t h_{t-1}: the decay's share, reusing a's buffer
+            q[0].mul_(h0)
+            q[1:].mul_(hs[:-1])
+            g_dl[s:e] += (q * at).sum(2)
+            g_a += (q.mul_(dl[s:e, :, None, :])).sum((0, 1))
+        grad_d = None
+        if D is not None:
+            g_du.addcmul_(gy_pre, D.to(acc))
+            grad_d = (gy_pre * u_t).sum((0, 1)).to(D.dtype)
+        grad_z = None
+        if z is not None:
+            y_pre = y_ssm if D is None else y_ssm.addcmul_(u_t, D.to(acc))
+            sig = torch.sigmoid(z_t)
+            grad_z = (gy * y_pre * sig * (1 + z_t * (1 - sig))).permute(1, 2, 0).to(z.dtype)
+        g_raw = g_dl * torch.sigmoid(raw) if ctx.delta_softplus else g_dl
+        grad_bias = None if delta_bias is None else g_raw.sum((0, 1)).to(delta_bias.dtype)
+        return (
+            g_du.permute(1, 2, 0).to(u.dtype),
+            g_raw.permute(1, 2, 0).to(delta.dtype),
+            g_a.t().to(A.dtype),
+            g_b.permute(1, 2, 0).to(B.dtype),
+            g_c.permute(1, 2, 0).to(C.dtype),
+            grad_d,
+            grad_z,
+            grad_bias,
+            None,
+            None,
+        )
+
+
 def selective_scan_chunked(
     u: Tensor,
     delta: Tensor,
@@ -241,8 +321,9 @@ def selective_scan_chunked(
     """Chunked scan of `chunk_size` steps per chunk, state carried across chunks; fp32 accumulation.
 
     Inference (no gradient needed): many chunks advance together step by step (_scan_time_major).
-    With autograd: each chunk is parallel in time via cumulative log-decays (_scan_block). Neither
-    materialises a (batch, d, length, n) tensor; work memory is bounded by the block/chunk size.
+    With autograd the same forward runs inside _SelectiveScanFn, whose backward recomputes the states
+    block by block (as mamba-ssm's kernel does) instead of keeping the autograd graph of every step.
+    Neither materialises a (batch, d, length, n) tensor; work memory is bounded by the block size.
     """
     dtype = u.dtype
     needs_grad = any(
@@ -252,23 +333,12 @@ def selective_scan_chunked(
         y, h = _scan_time_major(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_size)
         y = y.to(dtype)
         return (y, h) if return_last_state else y
-    u, delta, A = _prepare(u, delta, A, delta_bias, delta_softplus)
-    bt = B.to(u.dtype).contiguous()[:, None]  # (b, 1, n, L)
-    ct = C.to(u.dtype).contiguous()[:, None]
-    du = delta * u
-    h = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])
-    y = torch.empty_like(u)
-    length, a_max = u.shape[-1], A.abs().amax(-1)
-    pad = (-length) % chunk_size  # all within-chunk cumsums of delta in one call
-    cum = F.pad(delta, (0, pad)).unflatten(-1, (-1, chunk_size)).cumsum(-1).flatten(-2)
-    for s in range(0, length, chunk_size):
-        e = min(s + chunk_size, length)
-        y[:, :, s:e], h = _scan_block(
-            delta[:, :, s:e], du[:, :, s:e], A, bt[..., s:e], ct[..., s:e], h, cum[:, :, s:e],
-            a_max,
-        )  # fmt: skip
-    y = _finish(y, u, D, z, dtype)
-    return (y, h) if return_last_state else y
+    y = _SelectiveScanFn.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_size)
+    if not return_last_state:
+        return y
+    with torch.no_grad():  # the final state is for inspection; no gradient flows through it
+        _, h = _scan_time_major(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_size)
+    return y, h
 
 
 def selective_scan(
