@@ -11,7 +11,6 @@ import os
 import sys
 
 import typer
-from rich.console import Console
 
 from dnaseq_cli import __version__
 from dnaseq_cli.cli import compare as compare_cmd
@@ -20,6 +19,7 @@ from dnaseq_cli.cli import predict as predict_cmd
 from dnaseq_cli.cli import preprocess as preprocess_cmd
 from dnaseq_cli.cli import train as train_cmd
 from dnaseq_cli.cli import vep as vep_cmd
+from dnaseq_cli.cli.console import stderr_console
 from dnaseq_cli.errors import DnaseqError
 
 app = typer.Typer(
@@ -32,7 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-stderr = Console(stderr=True, emoji=False)  # "chr1:100:A" must not become an emoji
+stderr = stderr_console()
 
 
 def _version_callback(value: bool) -> None:

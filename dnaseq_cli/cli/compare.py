@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from dnaseq_cli.cli.console import stderr_console
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.report.compare import (
     FORMATS,
@@ -96,7 +97,7 @@ def compare(
 
             written = write_comparison(rows, output)
             if not quiet:
-                Console(stderr=True).print(
+                stderr_console().print(
                     "wrote " + ", ".join(str(p) for p in written), highlight=False, markup=False
                 )
     _print(parts, fmt)
@@ -166,7 +167,7 @@ def _train_all(
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size, max_steps_per_epoch=max_steps, seed=seed
     )
-    console = Console(stderr=True)
+    console = stderr_console()
 
     def starting(backbone: str, index: int) -> None:
         if not quiet:

@@ -18,6 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from dnaseq_cli.cli.console import stderr_console
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.fetch.cache import resolve_cache_dir
 from dnaseq_cli.fetch.catalogue import GB_PREFIX, Resource, is_url, load_catalogue
@@ -131,7 +132,7 @@ def fetch(
         raise InputError("--output takes one target; fetch several into the cache instead")
     if genome is not None and not any(t.startswith(GB_PREFIX) for t in targets if not is_url(t)):
         raise InputError("--genome applies to genomic-benchmarks/<dataset> targets")
-    console = Console(stderr=True)
+    console = stderr_console()
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from dnaseq_cli.cli.console import counting_spinner, say, stderr_console
 
 
 def predict(
@@ -82,26 +81,16 @@ def predict(
         max_n_fraction=max_n_fraction,
         harmonise_chroms=harmonise_chroms,
     )
-    console = Console(stderr=True, emoji=False)
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("scoring: {task.completed:,} windows"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet or not sys.stderr.isatty(),
-    )
-    with progress:
-        task = progress.add_task("score", total=None)
-        summary = run_predict(scorer, options, progress=lambda n: progress.advance(task, n))
+    console = stderr_console()
+    with counting_spinner(console, "windows", quiet) as advance:
+        summary = run_predict(scorer, options, progress=advance)
     if not quiet:
         flagged = ", ".join(f"{n} {flag}" for flag, n in sorted(summary.flagged.items()))
-        console.print(
+        say(
+            console,
             f"dnaseq: scored {summary.records:,} records ({summary.windows:,} windows of "
             f"{scorer.info.window_length} bp) with {scorer.info.path.name} "
             f"[{scorer.info.backbone}] in {summary.seconds:.1f} s "
             f"({summary.windows_per_second:,.0f} windows/s)"
             + (f"; flagged: {flagged}" if flagged else ""),
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
         )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from dnaseq_cli.cli.console import say, show_progress, stderr_console
 from dnaseq_cli.data.preprocess import ENCODING_CHOICES, PreprocessOptions
 from dnaseq_cli.data.preprocess import preprocess as run_preprocess
 
@@ -93,15 +92,14 @@ def preprocess(
         seed=seed,
         harmonise_chroms=harmonise_chroms,
     )
-    console = Console(stderr=True, emoji=False)
-    show_progress = not quiet and sys.stderr.isatty()
+    console = stderr_console()
     progress = Progress(
         TextColumn("encoding"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
-        disable=not show_progress,
+        disable=not show_progress(quiet),
     )
 
     def start(total: int) -> Callable[[int], None]:
@@ -116,10 +114,9 @@ def preprocess(
             f"{name} {manifest['split_counts'].get(name, {}).get('total', 0)}"
             for name in ("train", "val", "test")
         )
-        console.print(
+        say(
+            console,
             f"dnaseq: wrote {output}: {manifest['n_records']} windows of "
             f"{manifest['window_length']} bp, {manifest['encoding']} tokens, task "
             f"{manifest['task']}; {counts}",
-            highlight=False,
-            markup=False,
         )

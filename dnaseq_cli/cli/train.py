@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from dnaseq_cli.cli.console import stderr_console
 from dnaseq_cli.data.dataset import MANIFEST_FILE, load_dataset
 from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
 from dnaseq_cli.errors import DnaseqError, InputError
@@ -238,7 +239,7 @@ def _train(
     from dnaseq_cli.models import factory
 
     quiet = quiet or not ctx.is_main  # one voice: rank 0's
-    console = Console(stderr=True, emoji=False)
+    console = stderr_console()
     backbone = spec["backbone"]
     replace = output.exists() and force and not resume
     if output.exists() and not force and not resume and any(output.iterdir()):

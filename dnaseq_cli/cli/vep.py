@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from dnaseq_cli.cli.console import counting_spinner, say, stderr_console
 
 
 def vep(
@@ -56,29 +55,17 @@ def vep(
     effect = VariantEffectScorer(
         scorer, reference, strict=strict, harmonise_chroms=harmonise_chroms
     )
-    console = Console(stderr=True, emoji=False)
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("scoring: {task.completed:,} variants"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet or not sys.stderr.isatty(),
-    )
-    with progress:
-        task = progress.add_task("vep", total=None)
-        summary = run_vep(
-            effect, vcf, output, output_vcf, progress=lambda n: progress.advance(task, n)
-        )
+    console = stderr_console()
+    with counting_spinner(console, "variants", quiet) as advance:
+        summary = run_vep(effect, vcf, output, output_vcf, progress=advance)
     if quiet:
         return
     statuses = ", ".join(f"{n:,} {status}" for status, n in sorted(summary.statuses.items()))
     renamed = ", ".join(f"{a}->{b}" for a, b in summary.renamed_contigs.items())
-    console.print(
+    say(
+        console,
         f"dnaseq: {summary.variants:,} variants ({statuses}) in {summary.seconds:.1f} s "
         f"({summary.variants_per_second:,.0f} variants/s) with {scorer.info.path.name} "
         f"[{scorer.info.backbone}]"
         + (f"; harmonised chromosome names {renamed}" if renamed else ""),
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
     )

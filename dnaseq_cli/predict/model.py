@@ -7,7 +7,7 @@ strand-averaged and batched the same way for both (and the same way training eva
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -149,9 +149,9 @@ class WindowScorer:
         if self.classifier is not None and not self.info.classes:
             classes = tuple(str(i) for i in range(n_out)) if n_out and n_out > 1 else ()
             task = "binary" if n_out == 2 else ("regression" if n_out == 1 else "multiclass")
-            self.info = ModelInfo(**{**self.info.__dict__, "classes": classes, "task": task})
+            self.info = replace(self.info, classes=classes, task=task)
         if self.classifier is None and self.info.task != "masked_lm":
-            self.info = ModelInfo(**{**self.info.__dict__, "task": "masked_lm", "classes": ()})
+            self.info = replace(self.info, task="masked_lm", classes=())
         for module in (self.classifier, self.lm):
             if module is not None:
                 module.eval()

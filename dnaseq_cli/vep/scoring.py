@@ -120,16 +120,10 @@ class VariantEffectScorer:
             if chrom is None:
                 rows.append(VariantScore(variant, STATUS_UNKNOWN_CONTIG))
                 continue
-            if variant.pos > self.reference.lengths[chrom]:
-                raise InputError(
-                    f"position {variant.pos:,} is past the end of {chrom} "
-                    f"({self.reference.lengths[chrom]:,} bp)",
-                    path=source,
-                    record=variant.name,
-                )
             pair = variant_windows(
-                self.reference, chrom, variant.pos, variant.ref, variant.alt, self.window
-            )
+                self.reference, chrom, variant.pos, variant.ref, variant.alt, self.window,
+                path=source, record=variant.name,
+            )  # fmt: skip
             if not pair.ref_matches:
                 if self.strict:
                     raise InputError(

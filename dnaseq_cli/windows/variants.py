@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -42,12 +43,13 @@ class VariantWindowPair:
     start: int
 
 
-def _check_allele(allele: str, what: str, record: str) -> None:
+def _check_allele(allele: str, what: str, record: str, path: str | Path | None) -> None:
     if not _ALLELE.fullmatch(allele):
         hint = " (split multi-allelic records first)" if "," in allele else ""
         raise InputError(
             f"{what} allele {allele!r} is not a plain base sequence; symbolic, breakend, '*' and "
             f"empty alleles cannot be windowed{hint}",
+            path=path,
             record=record,
         )
 
@@ -61,16 +63,23 @@ def variant_windows(
     length: int,
     *,
     pad_char: str = "N",
+    path: str | Path | None = None,
+    record: str | None = None,
 ) -> VariantWindowPair:
-    """Build the ref/alt window pair for a variant at 1-based ``pos1`` (layout: module doc)."""
-    record = f"{chrom}:{pos1}"
+    """Build the ref/alt window pair for a variant at 1-based ``pos1`` (layout: module doc).
+
+    ``path`` and ``record`` (default ``chrom:pos``) name the variant's file and record in errors.
+    """
+    record = record or f"{chrom}:{pos1}"
     if length < 1:
         raise ValueError(f"window length must be >= 1, got {length}")
-    _check_allele(ref, "REF", record)
-    _check_allele(alt, "ALT", record)
+    _check_allele(ref, "REF", record, path)
+    _check_allele(alt, "ALT", record, path)
     size = contig_length(source, chrom)
     if not 1 <= pos1 <= size:
-        raise InputError(f"position {pos1} is outside {chrom} (length {size:,})", record=record)
+        raise InputError(
+            f"position {pos1:,} is outside {chrom} (length {size:,})", path=path, record=record
+        )
     p0 = pos1 - 1
     centre = length // 2
     start = p0 - centre

@@ -92,6 +92,18 @@ def test_wrong_ref_is_reported_not_scored_and_strict_fails(scorer, reference, tm
     assert not (tmp_path / "s.tsv").exists()
 
 
+def test_position_past_the_contig_end_names_file_and_record(tiny_model, reference, tmp_path):
+    path, seq = reference
+    vcf = _vcf(
+        tmp_path / "past.vcf", [(10, "ok", seq[9], "A"), (CONTIG_LENGTH + 5, "far", "A", "C")]
+    )
+    result = run_cli("vep", vcf, "-r", path, "--model", tiny_model, "-o", tmp_path / "p.tsv")
+    assert result.returncode == 2, result.stderr
+    assert "past.vcf" in result.stderr and "chr1:1005:A:C" in result.stderr
+    assert f"{CONTIG_LENGTH + 5:,} is outside chr1" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "p.tsv").exists()
+
+
 def test_numeric_chromosome_names_are_harmonised(scorer, reference, tmp_path):
     path, seq = reference
     vcf = _vcf(
