@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dnaseq_cli.cli.console import stderr_console
+from dnaseq_cli.cli.console import say, stderr_console
 from dnaseq_cli.data.dataset import MANIFEST_FILE, load_dataset
 from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
 from dnaseq_cli.errors import DnaseqError, InputError
@@ -78,6 +78,13 @@ def train(
     warmup: float = typer.Option(0.05, "--warmup", help="Fraction of steps for linear warmup."),
     grad_clip: float = typer.Option(1.0, "--grad-clip", help="Gradient norm clip (0: off)."),
     grad_accum: int = typer.Option(1, "--grad-accum", help="Micro-batches per optimiser step."),
+    max_time: str | None = typer.Option(
+        None,
+        "--max-time",
+        help="Training time budget, e.g. 90s, 28m, 1.5h (a bare number is minutes): no epoch "
+        "is started that would end past it at the pace so far; the best epoch is then tested "
+        "as usual. Not part of the reproducible config (it depends on the machine).",
+    ),
     patience: int = typer.Option(
         3, "--patience", help="Early stopping patience in epochs (0: off)."
     ),
@@ -210,6 +217,7 @@ def train(
     try:
         _train(
             ctx, inputs, output, spec, build_model, objective, init, device, resume, force, quiet,
+            parse_duration(max_time),
             PreprocessOptions(
                 inputs=list(inputs), reference=reference, label_column=label_column,
                 window=window, stride=stride, val_fraction=val_fraction,
@@ -231,7 +239,7 @@ def train(
 def _train(
     ctx, inputs: list[Path], output: Path, spec: dict, build_model, objective: str | None,
     init: Path | None, device: str, resume: bool, force: bool, quiet: bool,
-    options: PreprocessOptions, settings: dict,
+    time_limit: float | None, options: PreprocessOptions, settings: dict,
 ) -> None:  # fmt: skip
     """Everything after option parsing; under torchrun it runs on every rank."""
     from dnaseq_cli.engine.run import resolve_device, train_run
@@ -291,7 +299,7 @@ def _train(
             encoding=encoding, rc_fn=factory.rc_function(encoding),
             save_checkpoint=factory.save, load_checkpoint=factory.load, model_spec=spec,
             config=config, device=device_obj, resume=resume, on_epoch=epoch_done, progress=advance,
-            dist=ctx, objective=objective, init=init,
+            dist=ctx, objective=objective, init=init, time_limit=time_limit,
         )  # fmt: skip
     if not quiet:
         table = Table(
@@ -306,8 +314,28 @@ def _train(
                 value = result.test_metrics[key]
                 table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
         console.print(table)
+        if result.test_metrics.get("stop_reason") == "time_limit":
+            say(
+                console,
+                f"stopped after epoch {result.test_metrics['epochs_run']}: --max-time reached",
+            )
         _print_synthetic(console, output)
         console.print(f"run folder: {output}", highlight=False, markup=False)
+
+
+def parse_duration(text: str | None) -> float | None:
+    """Seconds in '90s', '28m', '1.5h' or a bare number of minutes; None stays None."""
+    if text is None:
+        return None
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    value, unit = (text[:-1], text[-1].lower()) if text[-1:].lower() in units else (text, "m")
+    try:
+        seconds = float(value) * units[unit]
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise InputError(f"--max-time {text!r}: give a positive duration such as 90s, 28m or 1.5h")
+    return seconds
 
 
 @contextlib.contextmanager

@@ -143,11 +143,13 @@ def train_run(
     dist: Dist = SINGLE,
     objective: str | None = None,
     init: Path | None = None,
+    time_limit: float | None = None,
 ) -> RunResult:
     """Train, select the best epoch on validation, evaluate it on test, write the run folder.
 
     ``objective="masked_lm"``: ``build_model`` returns a MaskedLM and labels are ignored.
     ``init``: a checkpoint folder whose backbone (and head, when it fits) weights start the run.
+    ``time_limit``: seconds of training (this invocation) after which no new epoch is started.
     Under torchrun (``dist``) every rank trains; only rank 0 writes and returns test metrics.
     """
     check_trainable(dataset, objective)
@@ -184,6 +186,7 @@ def train_run(
         _write_run_config(
             run_dir, dataset, model_spec=model_spec, parameters=parameters, config=config,
             trainer=trainer, device=device, task=task, init_record=init_record, dist=dist,
+            time_limit=time_limit,
         )  # fmt: skip
     checkpoint_dir = run_dir / CHECKPOINT_DIR
 
@@ -198,7 +201,9 @@ def train_run(
             on_epoch(row)
 
     started = time.perf_counter()
-    state = trainer.fit(run_dir, save_best, on_epoch=epoch_done, progress=progress)
+    state = trainer.fit(
+        run_dir, save_best, on_epoch=epoch_done, progress=progress, time_limit=time_limit
+    )
     train_seconds = time.perf_counter() - started
     if not dist.is_main:
         return RunResult(run_dir, {}, state.history, parameters)
@@ -220,6 +225,7 @@ def _write_run_config(
     task: str,
     init_record: dict[str, Any] | None,
     dist: Dist,
+    time_limit: float | None = None,
 ) -> None:
     (run_dir / "command.txt").write_text(shlex.join(sys.argv) + "\n")
     _write_json(
@@ -230,6 +236,7 @@ def _write_run_config(
             "world_size": dist.world_size,  # processes; --batch-size is per process
             "parameters": parameters,
             "train": asdict(config),
+            "time_limit_seconds": time_limit,  # --max-time: no epoch started past it
             "synthetic": trainer.synthetic_counts,  # augmentation rows added to train only
             "dataset": str(dataset.path),
             "dataset_manifest": {
@@ -269,6 +276,7 @@ def _finish(
     metrics.update(
         best_epoch=state.best_epoch + 1,
         epochs_run=state.epoch,
+        stop_reason=state.stop_reason,
         parameters=parameters,
         train_seconds=train_seconds,
         inference_seqs_per_s=len(trainer.test_rows) / infer_seconds

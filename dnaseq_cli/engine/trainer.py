@@ -85,6 +85,7 @@ class TrainState:
     best_epoch: int = -1
     epochs_without_improvement: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str = ""  # epochs, early_stopping or time_limit, once fit returns
 
 
 def seed_everything(seed: int) -> None:
@@ -375,10 +376,21 @@ class Trainer:
         save_best: Callable[[nn.Module], None],
         on_epoch: Callable[[dict[str, Any]], None] | None = None,
         progress: Callable[[int, float], None] | None = None,
+        time_limit: float | None = None,
     ) -> TrainState:
-        """Train until ``epochs`` or early stopping; ``save_best`` is called on each new best."""
+        """Train until ``epochs``, early stopping or ``time_limit`` (seconds of this call: no
+        epoch is started that would, at the pace so far, end past it); ``save_best`` is called on
+        each new best."""
         config = self.config
+        fit_started, epochs_here = time.perf_counter(), 0
+        self.state.stop_reason = ""
         while self.state.epoch < config.epochs and not self._stopped_early():
+            if time_limit is not None and epochs_here:
+                spent = time.perf_counter() - fit_started
+                out_of_time = spent + spent / epochs_here > time_limit
+                if self.dist.broadcast(out_of_time):  # rank 0's clock decides for every rank
+                    self.state.stop_reason = "time_limit"
+                    break
             epoch = self.state.epoch
             started = time.perf_counter()
             train_loss = self.train_epoch(epoch, progress)
@@ -412,10 +424,13 @@ class Trainer:
             }
             self.state.history.append(row)
             self.state.epoch += 1
+            epochs_here += 1
             if self.dist.is_main:
                 self.save_state(run_dir / STATE_FILE)
                 if on_epoch is not None:
                     on_epoch(row)
+        if not self.state.stop_reason:
+            self.state.stop_reason = "early_stopping" if self._stopped_early() else "epochs"
         return self.state
 
     def _stopped_early(self) -> bool:

@@ -136,3 +136,39 @@ def test_bad_training_inputs_exit_2(tmp_path, table, extra, message):
     result = run_cli("train", path, "-o", tmp_path / "run", "--device", "cpu", "--quiet", *extra)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_max_time_stops_before_an_epoch_that_would_overrun(small_dataset, tmp_path):
+    """A budget shorter than one epoch: the first epoch finishes, no second one starts, and the
+    run is still tested and records why it stopped."""
+    run = tmp_path / "timed"
+    result = run_cli(
+        "train", small_dataset.path, "-o", run, "--backbone", "cnn", "--epochs", "5",
+        "--patience", "0", "--max-time", "0.001s", "--device", "cpu", "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((run / "test_metrics.json").read_text())
+    assert metrics["epochs_run"] == 1 and metrics["stop_reason"] == "time_limit"
+    assert json.loads((run / "run_config.json").read_text())["time_limit_seconds"] == 0.001
+    untimed = tmp_path / "untimed"
+    result = run_cli("train", small_dataset.path, "-o", untimed, "--backbone", "cnn", "--epochs",
+                     "2", "--patience", "0", "--max-time", "2h", "--device", "cpu", "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((untimed / "test_metrics.json").read_text())
+    assert metrics["epochs_run"] == 2 and metrics["stop_reason"] == "epochs"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90.0), ("28m", 1680.0), ("1.5h", 5400.0), ("2", 120.0)]
+)
+def test_parse_duration(text, seconds):
+    from dnaseq_cli.cli.train import parse_duration
+
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "abc", "-5m", "0", "inf", "5d"])
+def test_bad_max_time_exits_2(tmp_path, text):
+    result = run_cli("train", EXAMPLES / "enhancers_cohn.tsv", "-o", tmp_path / "r", "--max-time",
+                     text, "--quiet")  # fmt: skip
+    assert result.returncode == 2 and "--max-time" in result.stderr, result.stderr

@@ -107,3 +107,23 @@ def test_kmer_levels_equal_one_k_at_a_time() -> None:
     levels = char_kmer_levels(ids, mask, ks)
     for k in ks:
         assert torch.equal(levels[k], char_kmer_ids(ids, mask, k)), k
+
+
+@pytest.mark.parametrize("ks", [(1, 2, 3, 4, 5, 6), (1, 3, 5), (2, 4), (1,)])
+def test_fused_inference_embedding_equals_the_level_sum(ks: tuple[int, ...]) -> None:
+    """Inference looks up one table indexed by the largest k-mer; window ends, N and padding fall
+    back to the per-level sum. Same embeddings, and the cache follows a weight update."""
+    model = tiny(kmer_sizes=ks)
+    seqs = ["ACGTACGGTTCAGGATNNACGTTAGCATTGCA", "GGCATTACAGCT", "NACGTN", "A", ""]
+    ids, mask = batch(seqs)
+    expected = model._level_sum(ids.long(), char_kmer_levels(ids.long(), mask, list(ks)))
+    expected = expected * mask.unsqueeze(-1)
+    with torch.inference_mode():
+        got = model.embed(ids, mask)
+    assert torch.allclose(got, expected, atol=1e-6)
+    with torch.no_grad():
+        model.embeds[-1].weight.add_(1.0)
+    with torch.inference_mode():
+        moved = model.embed(ids, mask)
+    expected = model._level_sum(ids.long(), char_kmer_levels(ids.long(), mask, list(ks)))
+    assert torch.allclose(moved, expected.detach() * mask.unsqueeze(-1), atol=1e-6)
