@@ -112,17 +112,24 @@ def teardown(ctx: Dist) -> None:
         dist.destroy_process_group()
 
 
-def wrap(model: torch.nn.Module, ctx: Dist, device: torch.device) -> torch.nn.Module:
+def wrap(
+    model: torch.nn.Module, ctx: Dist, device: torch.device, accumulate: bool = False
+) -> torch.nn.Module:
     """DistributedDataParallel around ``model`` (the same object when not distributed).
 
     ``static_graph``: the graph is the same every step, and parameters idle in it (a backbone's LM
-    head while a classifier trains) are found once instead of on every step.
+    head while a classifier trains) are found once instead of on every step. With gradient
+    accumulation (``accumulate``: micro-batches under ``no_sync``) static graphs are not safe
+    (pytorch/pytorch#143580: an internal assert, and once past it, gradients that stop being
+    all-reduced), so idle parameters are searched for on every step instead.
     """
     if not ctx.enabled:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
+    if accumulate:
+        return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
     return DistributedDataParallel(model, device_ids=ids, static_graph=True)
 
 
@@ -179,11 +186,11 @@ def debug_shards_enabled() -> bool:
     return os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
-def report_shard(ctx: Dist, epoch: int, rows: list[int]) -> None:
-    """One stderr line naming the dataset rows this rank trained on in ``epoch`` (debug only)."""
-    print(
-        f"[dnaseq rank {ctx.rank}/{ctx.world_size}] epoch {epoch + 1} train rows: "
-        + ",".join(map(str, rows)),
-        file=sys.stderr,
-        flush=True,
-    )
+def report_shard(ctx: Dist, epoch: int, rows: list[int], model: torch.nn.Module) -> None:
+    """Stderr lines naming the dataset rows this rank trained on in ``epoch`` and a checksum of
+    its weights after it (debug only): replicas that stay in sync print the same checksum."""
+    tag = f"[dnaseq rank {ctx.rank}/{ctx.world_size}] epoch {epoch + 1}"
+    with torch.no_grad():
+        checksum = sum(float(p.double().abs().sum()) for p in model.parameters())
+    print(f"{tag} train rows: " + ",".join(map(str, rows)), file=sys.stderr, flush=True)
+    print(f"{tag} weights: {checksum:.10e}", file=sys.stderr, flush=True)

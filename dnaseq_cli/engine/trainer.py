@@ -11,6 +11,7 @@ broadcasts the validation metrics so every rank takes the same best/early-stoppi
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
@@ -118,7 +119,8 @@ class Trainer:
         """``task`` overrides the dataset's (``masked_lm``: labels are ignored)."""
         self.model = model.to(device)
         self.dist = dist
-        self.net = wrap(self.model, dist, device)  # what training steps call (DDP or the model)
+        # what training steps call (DDP or the model)
+        self.net = wrap(self.model, dist, device, accumulate=config.grad_accum > 1)
         self.dataset = dataset
         self.config = config
         self.device = device
@@ -252,22 +254,30 @@ class Trainer:
         total, count, sequences = 0.0, 0, 0
         seen: list[int] = []
         self.optimizer.zero_grad(set_to_none=True)
-        limit = self.steps_per_epoch() * config.grad_accum
-        for index, batch in enumerate(self.train_loader(epoch)):
-            if index >= limit:
+        loader = self.train_loader(epoch)
+        micro_batches = min(len(loader), self.steps_per_epoch() * config.grad_accum)
+        full_groups = micro_batches // config.grad_accum * config.grad_accum
+        for index, batch in enumerate(loader):
+            if index >= micro_batches:
                 break
+            # the epoch's last, shorter accumulation group steps too (as steps_per_epoch counts it)
+            group = config.grad_accum if index < full_groups else micro_batches - full_groups
             batch = self._augment(batch, generator)
             if self.mlm:
                 batch = self._mask(batch, masking)
             if self.dist.enabled and debug_shards_enabled():
                 seen.extend(batch.rows.tolist())
             batch = batch.to(self.device)
-            loss, weight = self._loss(batch)
-            (loss / config.grad_accum).backward()
+            stepping = (index + 1) % config.grad_accum == 0 or index + 1 == micro_batches
+            # DDP: gradients are all-reduced once per optimiser step, not per micro-batch
+            no_sync = getattr(self.net, "no_sync", None)
+            with contextlib.nullcontext() if stepping or no_sync is None else no_sync():
+                loss, weight = self._loss(batch)
+                (loss / group).backward()
             total += float(loss.detach()) * weight
             count += weight
             sequences += len(batch.labels)
-            if (index + 1) % config.grad_accum == 0:
+            if stepping:
                 if config.grad_clip > 0:
                     nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
                 self.optimizer.step()
@@ -278,7 +288,7 @@ class Trainer:
                 progress(len(batch.labels), float(loss.detach()))
         if self.dist.enabled:
             if debug_shards_enabled():
-                report_shard(self.dist, epoch, seen)
+                report_shard(self.dist, epoch, seen, self.model)
             total, count, sequences = self.dist.sum(total, count, sequences)
         self.epoch_sequences = int(sequences)  # all ranks, synthetic rows included
         return total / max(count, 1)

@@ -113,8 +113,8 @@ def test_two_processes_train_one_run_folder(tiny_table, tmp_path):
         sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
         "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
         "-m", "dnaseq_cli", "train", str(tiny_table), "-o", str(run), "--backbone", "cnn",
-        "--size", "tiny", "--epochs", "2", "--batch-size", "8", "--patience", "0",
-        "--device", "cpu", "--quiet",
+        "--size", "tiny", "--epochs", "2", "--batch-size", "8", "--grad-accum", "2",
+        "--patience", "0", "--device", "cpu", "--quiet",
     ]  # fmt: skip
     env = {**os.environ, DEBUG_ENV: "1", "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
@@ -126,6 +126,9 @@ def test_two_processes_train_one_run_folder(tiny_table, tmp_path):
     assert not list(run.glob("**/*.tmp*"))  # no half-written files from a second writer
     epochs = pd.read_csv(run / "metrics_per_epoch.tsv", sep="\t")
     assert list(epochs["epoch"]) == [1, 2] and np.isfinite(epochs["train_loss"]).all()
+    # 24 rows per rank in micro-batches of 8, accumulated in pairs (no_sync on the first of a
+    # pair): a full pair and the shorter last group make 2 optimiser steps per epoch
+    assert list(epochs["step"]) == [2, 4]
     assert json.loads((run / "run_config.json").read_text())["world_size"] == 2
     metrics = json.loads((run / "test_metrics.json").read_text())
     assert metrics["n"] == 6 and metrics["epochs_run"] == 2
@@ -152,3 +155,11 @@ def test_two_processes_train_one_run_folder(tiny_table, tmp_path):
         assert len(a) == len(b) == len(train) // 2
         assert not set(a) & set(b) and set(a) | set(b) == train
     assert shards[0, 1] != shards[0, 2]  # set_epoch: a new order each epoch
+    # gradients were all-reduced: both replicas hold the same weights after every epoch
+    weights = dict(
+        ((int(r), int(e)), w)
+        for r, e, w in re.findall(
+            r"\[dnaseq rank (\d)/2\] epoch (\d) weights: (\S+)", result.stderr
+        )
+    )
+    assert len(weights) == 4 and all(weights[0, e] == weights[1, e] for e in (1, 2)), weights
