@@ -78,6 +78,12 @@ def train(
     warmup: float = typer.Option(0.05, "--warmup", help="Fraction of steps for linear warmup."),
     grad_clip: float = typer.Option(1.0, "--grad-clip", help="Gradient norm clip (0: off)."),
     grad_accum: int = typer.Option(1, "--grad-accum", help="Micro-batches per optimiser step."),
+    precision: str = typer.Option(
+        "auto",
+        "--precision",
+        help="auto (bf16 autocast on a CUDA GPU that supports it, fp32 otherwise), fp32 or bf16 "
+        "(bf16 also works on CPU, mostly slower there).",
+    ),
     max_time: str | None = typer.Option(
         None,
         "--max-time",
@@ -167,6 +173,11 @@ def train(
     if task not in TASKS:
         raise InputError(f"unknown --task {task!r}; choose from {', '.join(TASKS)}")
     _check_augmentation(shift_augment, shuffled_negatives, augment, gan_steps, gan_samples)
+    from dnaseq_cli.engine.trainer import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    time_limit = parse_duration(max_time)
     from dnaseq_cli.models import factory
 
     overrides = _parse_overrides(model_config)
@@ -217,7 +228,7 @@ def train(
     try:
         _train(
             ctx, inputs, output, spec, build_model, objective, init, device, resume, force, quiet,
-            parse_duration(max_time),
+            time_limit,
             PreprocessOptions(
                 inputs=list(inputs), reference=reference, label_column=label_column,
                 window=window, stride=stride, val_fraction=val_fraction,
@@ -230,6 +241,7 @@ def train(
                 rc_augment=rc_augment, seed=seed, max_steps_per_epoch=max_steps,
                 shift_augment=shift_augment, shuffled_negatives=shuffled_negatives,
                 augment=augment, gan_steps=gan_steps, gan_samples=gan_samples,
+                precision=precision,
             ),
         )  # fmt: skip
     finally:

@@ -244,6 +244,7 @@ def _write_run_config(
                 for k in ("encoding", "window_length", "task", "classes", "split")
             },
             "device": str(device),
+            "precision": trainer.precision,  # what --precision resolved to on this device
             "torch": torch.__version__,
         },
         run_dir / "run_config.json",

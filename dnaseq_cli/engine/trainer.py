@@ -44,6 +44,7 @@ from dnaseq_cli.engine.encoding import pad_id_for
 from dnaseq_cli.engine.losses import make_loss
 from dnaseq_cli.engine.mlm import mask_tokens, masked_nll
 from dnaseq_cli.engine.schedule import warmup_cosine
+from dnaseq_cli.errors import InputError
 from dnaseq_cli.report.metrics import classification_metrics, regression_metrics
 
 STATE_FILE = "last_state.pt"
@@ -76,6 +77,21 @@ class TrainConfig:
     seed: int = 0
     max_steps_per_epoch: int | None = None
     eval_batch_size: int = 64
+    precision: str = "auto"  # auto (bf16 autocast on CUDA that has it, else fp32), fp32 or bf16
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'fp32' or 'bf16' for a device; bf16 autocast needs no loss scaling (fp32 exponent range)."""
+    if precision not in PRECISIONS:
+        raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "fp32"
 
 
 @dataclass
@@ -121,6 +137,7 @@ class Trainer:
         self.dist = dist
         # what training steps call (DDP or the model)
         self.net = wrap(self.model, dist, device, accumulate=config.grad_accum > 1)
+        self.precision = resolve_precision(config.precision, device)
         self.dataset = dataset
         self.config = config
         self.device = device
@@ -212,11 +229,18 @@ class Trainer:
         masked = mask_tokens(batch.input_ids, batch.attention_mask, generator)
         return Batch(masked.input_ids, batch.attention_mask, masked.targets, batch.rows)
 
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision for forward passes: bf16 autocast (weights and gradients stay fp32)."""
+        if self.precision == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     def _loss(self, batch: Batch) -> tuple[torch.Tensor, int]:
         """Mean loss of a batch and its weight (sequences, or masked positions for MLM)."""
-        logits = self.net(batch.input_ids, batch.attention_mask)
+        with self.autocast():
+            logits = self.net(batch.input_ids, batch.attention_mask)
         if self.mlm:
-            total, _, count = masked_nll(logits, batch.labels)
+            total, _, count = masked_nll(logits.float(), batch.labels)
             return total / max(count, 1), count
         assert self.loss_fn is not None
         if self.task == "regression":
@@ -301,7 +325,8 @@ class Trainer:
         total, correct, count = 0.0, 0.0, 0
         for batch in self.eval_loader(rows):
             batch = self._mask(batch, generator).to(self.device)
-            log_probs = self.model(batch.input_ids, batch.attention_mask)
+            with self.autocast():
+                log_probs = self.model(batch.input_ids, batch.attention_mask).float()
             batch_total, batch_correct, batch_count = masked_nll(log_probs, batch.labels)
             total += float(batch_total)
             correct += float(batch_correct)
@@ -326,7 +351,8 @@ class Trainer:
         outputs, labels, total = [], [], 0.0
         for batch in self.eval_loader(rows):
             batch = batch.to(self.device)
-            logits = self.model(batch.input_ids, batch.attention_mask).float()
+            with self.autocast():
+                logits = self.model(batch.input_ids, batch.attention_mask).float()
             if self.task == "regression":
                 total += float(self.loss_fn(logits.squeeze(-1), batch.labels.float())) * len(logits)
                 outputs.append(logits.squeeze(-1).cpu().numpy())

@@ -16,6 +16,7 @@ from typing import Any
 
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.report.paper_table import PAPER_COLUMNS
+from dnaseq_cli.report.run_description import describe_run
 
 FORMATS = ("table", "tsv", "markdown", "json")
 MISSING = "n/r"  # not reported / not recorded
@@ -41,6 +42,12 @@ MEASURED = (
     Column("backbone", "backbone"),
     Column("size", "size"),
     Column("representation", "representation"),
+    Column("attention", "attention mechanism"),
+    Column("embeddings", "embeddings"),
+    Column("window_length", "longest sequence (bp)", "int"),
+    Column("class_imbalance", "class-imbalance method"),
+    Column("synthetic_data", "synthetic data"),
+    Column("training_optimisation", "training optimisation"),
     Column("parameters", "parameters", "int"),
     Column("accuracy", "accuracy", "fraction"),
     Column("precision", "precision", "fraction"),
@@ -55,7 +62,6 @@ MEASURED = (
     Column("peak_gpu_mb", "peak GPU MB", "mb"),
     Column("train_seconds", "training s", "seconds"),
     Column("epochs_run", "epochs", "int"),
-    Column("window_length", "longest sequence (bp)", "int"),
 )
 
 _REQUIRED = ("run_config.json", "test_metrics.json")
@@ -140,6 +146,7 @@ def read_run(folder: Path) -> dict[str, Any]:
         "train_seconds": _number(metrics.get("train_seconds")),
         "epochs_run": _integer(metrics.get("epochs_run")),
         "window_length": _integer(data.get("window_length", manifest.get("window_length"))),
+        **describe_run(run_config, checkpoint),
     }
 
 

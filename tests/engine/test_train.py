@@ -172,3 +172,28 @@ def test_bad_max_time_exits_2(tmp_path, text):
     result = run_cli("train", EXAMPLES / "enhancers_cohn.tsv", "-o", tmp_path / "r", "--max-time",
                      text, "--quiet")  # fmt: skip
     assert result.returncode == 2 and "--max-time" in result.stderr, result.stderr
+
+
+def test_bf16_autocast_trains_and_is_recorded(small_dataset, tmp_path):
+    """--precision bf16 (on CPU here; auto picks it on CUDA GPUs that have it) trains end to end
+    with finite losses; the resolved precision is in run_config.json and the comparison row."""
+    run = tmp_path / "bf16"
+    result = run_cli(
+        "train", small_dataset.path, "-o", run, "--backbone", "hybrid", "--epochs", "1",
+        "--batch-size", "16", "--precision", "bf16", "--device", "cpu", "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run / "run_config.json").read_text())["precision"] == "bf16"
+    assert np.isfinite(pd.read_csv(run / "metrics_per_epoch.tsv", sep="\t")["train_loss"]).all()
+    from dnaseq_cli.report.compare import read_run
+
+    assert "bf16 autocast" in read_run(run)["training_optimisation"]
+    bad = run_cli("train", small_dataset.path, "-o", tmp_path / "x", "--precision", "fp8")
+    assert bad.returncode == 2 and "--precision" in bad.stderr and not (tmp_path / "x").exists()
+
+
+def test_precision_auto_is_fp32_on_cpu():
+    from dnaseq_cli.engine.trainer import resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"

@@ -227,3 +227,43 @@ def test_existing_output_needs_force(compared, invoke):
     result = invoke("compare", "--run", EXAMPLES / "enhancers_cohn.tsv", "-o", out)
     assert result.returncode == 2 and "--force" in result.stderr
     assert (out / "cnn" / "test_metrics.json").is_file()
+
+
+def test_descriptive_columns_follow_what_each_run_used(compared):
+    """attention/embeddings come from the run's full checkpoint config, the rest from its
+    run_config.json: a row never claims a mechanism the run did not use."""
+    out, _ = compared
+    cnn, hybrid = (read_run(out / name) for name in ("cnn", "hybrid"))
+    assert cnn["attention"] == "none (convolutions)"
+    assert hybrid["attention"].startswith("full self-attention over")
+    assert "summed k-mer embeddings" in hybrid["embeddings"]
+    for row in (cnn, hybrid):
+        assert row["class_imbalance"] == "none"
+        assert row["synthetic_data"] == "reverse-complement augmentation"
+        assert (
+            row["training_optimisation"].startswith("AdamW")
+            and "fp32 on cpu" in row["training_optimisation"]
+        )
+
+
+def test_descriptions_of_every_backbone_and_training_option():
+    from dnaseq_cli.models import factory
+    from dnaseq_cli.report.run_description import describe_run
+
+    expected = {"caduceus": "bidirectional Mamba", "bigbird": "block-sparse", "gnn": "GATV2",
+                "hybrid": "self-attention", "cnn": "convolutions"}  # fmt: skip
+    for backbone, words in expected.items():
+        config = factory.build_backbone(factory.model_spec(backbone, "tiny")).config_dict()
+        described = describe_run({"model": {"backbone": backbone}}, {"config": config})
+        assert words in described["attention"], (backbone, described)
+    train = {"balanced_sampling": True, "loss": "focal", "rc_augment": False, "shift_augment": 25,
+             "lr": 0.001, "weight_decay": 0.01, "warmup_fraction": 0.05, "grad_clip": 1.0,
+             "batch_size": 32, "grad_accum": 2, "patience": 0}  # fmt: skip
+    described = describe_run(
+        {"model": {"backbone": "cnn"}, "train": train, "world_size": 2, "precision": "bf16",
+         "device": "cuda:0", "synthetic": {"gan": 1200, "shuffled_negatives": 0}}, {}
+    )  # fmt: skip
+    assert described["class_imbalance"] == "weighted sampling, focal loss"
+    assert described["synthetic_data"] == "1,200 GAN sequences, shift +-25 bp"
+    assert "x 2 accumulated x 2 processes" in described["training_optimisation"]
+    assert "no early stopping, bf16 autocast on cuda:0" in described["training_optimisation"]
