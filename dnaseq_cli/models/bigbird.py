@@ -174,7 +174,7 @@ def block_sparse_attention(
     dense_bias = torch.zeros(bsz, 1, 1, length, dtype=q.dtype, device=q.device)
     dense_bias.masked_fill_(~key_valid[:, None, None, :], neg)
     og = F.scaled_dot_product_attention(qg, k, v, attn_mask=dense_bias, dropout_p=dropout_p)
-    out[gq] = og.view(bsz, nh, n_glob, bs, dh)
+    out[gq] = og.view(bsz, nh, n_glob, bs, dh).to(out.dtype)  # SDPA may run in bf16 (autocast)
     return out.view(bsz, nh, length, dh)
 
 
