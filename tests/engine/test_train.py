@@ -168,10 +168,19 @@ def test_parse_duration(text, seconds):
 
 
 @pytest.mark.parametrize("text", ["", "abc", "-5m", "0", "inf", "5d"])
-def test_bad_max_time_exits_2(tmp_path, text):
+def test_bad_max_time_is_an_input_error(text):
+    from dnaseq_cli.cli.train import parse_duration
+    from dnaseq_cli.errors import InputError
+
+    with pytest.raises(InputError, match="--max-time"):
+        parse_duration(text)
+
+
+def test_bad_max_time_exits_2_before_anything_is_written(tmp_path):
     result = run_cli("train", EXAMPLES / "enhancers_cohn.tsv", "-o", tmp_path / "r", "--max-time",
-                     text, "--quiet")  # fmt: skip
+                     "soon", "--quiet")  # fmt: skip
     assert result.returncode == 2 and "--max-time" in result.stderr, result.stderr
+    assert not (tmp_path / "r").exists()
 
 
 def test_bf16_autocast_trains_and_is_recorded(small_dataset, tmp_path):
