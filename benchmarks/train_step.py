@@ -1,0 +1,131 @@
+"""CPU training-step benchmark: every backbone on a batch of 500-bp windows (the Cohn setting).
+
+    python benchmarks/train_step.py [--batch-size 32] [--length 500] [--threads 2] [--steps 3]
+
+One optimiser step = forward, cross-entropy, backward, AdamW, in training mode (dropout on). Each
+row runs in a fresh subprocess so that peak RSS is that model's. Caduceus also runs with autograd
+through the step-by-step reference scan (the scan mamba-ssm's `selective_scan_ref` describes), the
+reference its hand-written backward is compared against. Prints a table, writes
+benchmarks/results/train_step.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results" / "train_step.json"
+REPO = Path(__file__).resolve().parents[1]
+ROWS = [  # (label, backbone, size, overrides, caduceus scan)
+    ("caduceus tiny (d64)", "caduceus", "tiny", {}, "auto"),
+    ("caduceus tiny, reference scan", "caduceus", "tiny", {}, "reference"),
+    ("caduceus d32, d_state 8 (Cohn run)", "caduceus", "tiny",
+     {"d_model": 32, "ssm_cfg": {"d_state": 8}}, "auto"),
+    ("bigbird tiny", "bigbird", "tiny", {}, "auto"),
+    ("gnn tiny", "gnn", "tiny", {}, "auto"),
+    ("hybrid d64 (Cohn run)", "hybrid", "tiny",
+     {"d_model": 64, "n_layers": 1, "kmer_sizes": [1, 2, 3, 4, 5, 6], "stem_kernels": [9],
+      "pool_sizes": [10, 5], "dropout": 0.2}, "auto"),
+    ("cnn small", "cnn", "small", {}, "auto"),
+]  # fmt: skip
+
+
+def worker(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(REPO))
+    from dnaseq_cli.engine.encoding import convert_tokens
+    from dnaseq_cli.models import factory
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    spec = factory.model_spec(args.backbone, args.size, json.loads(args.overrides))
+    model = factory.build_classifier(spec, 2).train()
+    if args.scan != "auto":
+        for module in model.modules():
+            if hasattr(module, "scan_impl"):
+                module.scan_impl = args.scan
+    encoding = factory.encoding_of(args.backbone, spec["config"])
+    g = torch.Generator().manual_seed(1)
+    chars = torch.randint(7, 11, (args.batch_size, args.length), generator=g)
+    ids = chars if encoding == "char" else convert_tokens(chars, "char", encoding)
+    labels = torch.randint(0, 2, (args.batch_size,), generator=g)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        loss = torch.nn.functional.cross_entropy(model(ids), labels)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+
+    step()  # warm-up (allocator, lazily built patterns)
+    times = []
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    seconds = min(times)
+    json.dump(
+        {"seconds": seconds, "seqs_per_s": args.batch_size / seconds,
+         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+         "parameters": sum(p.numel() for p in model.parameters())},
+        sys.stdout,
+    )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--length", type=int, default=500)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=RESULTS)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    for name in ("--backbone", "--size", "--overrides", "--scan"):
+        parser.add_argument(name, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    results = []
+    print(
+        f"batch {args.batch_size} x {args.length} bp, {args.threads} threads, best of {args.steps}"
+    )
+    print(f"{'model':38} {'params':>9} {'s/step':>8} {'seq/s':>8} {'peak RSS MB':>12}")
+    for label, backbone, size, overrides, scan in ROWS:
+        command = [
+            sys.executable, __file__, "--worker", "--backbone", backbone, "--size", size,
+            "--overrides", json.dumps(overrides), "--scan", scan, "--batch-size",
+            str(args.batch_size), "--length", str(args.length), "--threads", str(args.threads),
+            "--steps", str(args.steps),
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"{label:38} failed: {done.stderr.strip().splitlines()[-1:]}")
+            continue
+        row = {"model": label, "backbone": backbone, "scan": scan, **json.loads(done.stdout)}
+        results.append(row)
+        print(f"{label:38} {row['parameters']:9,} {row['seconds']:8.3f} {row['seqs_per_s']:8.1f} "
+              f"{row['peak_rss_mb']:12,.0f}")  # fmt: skip
+    by_label = {row["model"]: row for row in results}
+    fast, ref = by_label.get(ROWS[0][0]), by_label.get(ROWS[1][0])
+    if fast and ref:
+        print(f"caduceus hand-written backward vs autograd through the reference scan: "
+              f"{ref['seconds'] / fast['seconds']:.1f}x faster, "
+              f"{ref['peak_rss_mb'] / fast['peak_rss_mb']:.1f}x less peak RSS")  # fmt: skip
+    payload = {"batch_size": args.batch_size, "length": args.length, "threads": args.threads,
+               "torch": torch.__version__, "machine": platform.platform(),
+               "load_average": os.getloadavg(), "results": results}  # fmt: skip
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
