@@ -14,15 +14,7 @@ target="$here/dnaseq_cli/resources/models/enhancer_default"
 mkdir -p "$work"
 
 # 1. A named, labelled table from the shared TSV (columns: seq, label).
-python - "$shared/gb_cohn_test_sequences/cohn_dev.tsv.gz" "$work/cohn_dev.tsv" <<'PY'
-import gzip, sys
-with gzip.open(sys.argv[1], "rt") as src, open(sys.argv[2], "w") as out:
-    header = next(src)
-    assert header.strip().split("\t") == ["seq", "label"], header
-    out.write("name\tseq\tlabel\n")
-    for i, line in enumerate(src):
-        out.write(f"cohn_{i:04d}\t{line}")
-PY
+python "$(dirname "$0")/cohn_table.py" "$shared/gb_cohn_test_sequences/cohn_dev.tsv.gz" "$work/cohn_dev.tsv"
 
 # 2. Dataset folder with the 80/10/10 split, then training.
 dnaseq preprocess "$work/cohn_dev.tsv" -o "$work/dataset" --seed 0 --force --quiet

@@ -173,10 +173,9 @@ def train(
     if task not in TASKS:
         raise InputError(f"unknown --task {task!r}; choose from {', '.join(TASKS)}")
     _check_augmentation(shift_augment, shuffled_negatives, augment, gan_steps, gan_samples)
-    from dnaseq_cli.engine.trainer import PRECISIONS
+    from dnaseq_cli.engine.trainer import check_precision
 
-    if precision not in PRECISIONS:
-        raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    check_precision(precision)  # before any folder is written
     time_limit = parse_duration(max_time)
     from dnaseq_cli.models import factory
 

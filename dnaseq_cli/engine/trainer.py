@@ -83,10 +83,14 @@ class TrainConfig:
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """'fp32' or 'bf16' for a device; bf16 autocast needs no loss scaling (fp32 exponent range)."""
+def check_precision(precision: str) -> None:
     if precision not in PRECISIONS:
         raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'fp32' or 'bf16' for a device; bf16 autocast needs no loss scaling (fp32 exponent range)."""
+    check_precision(precision)
     if precision != "auto":
         return precision
     if device.type == "cuda" and torch.cuda.is_bf16_supported():

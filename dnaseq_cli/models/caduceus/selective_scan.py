@@ -198,7 +198,8 @@ class _SelectiveScanFn(torch.autograd.Function):
 
     Autograd through the per-chunk arithmetic kept several (batch, d, n, L) tensors per layer alive
     (gigabytes for a batch of 500-bp windows). Here the forward is the inference scan and the
-    backward recomputes the states one block of steps at a time from saved block-start states, runs
+    backward recomputes the states one block of steps at a time from block-start states (found by a
+    first pass when there is more than one block), runs
     the adjoint recurrence g_t = C_t dy_t + a_{t+1} g_{t+1} backwards, and reduces the gradients
     per block. Inputs use mamba-ssm's shapes: u, delta, z (b, d, L); A (d, n); B, C (b, n, L).
     """
@@ -216,15 +217,16 @@ class _SelectiveScanFn(torch.autograd.Function):
         delta_bias: Tensor | None,
         delta_softplus: bool,
         chunk_size: int,
-    ) -> Tensor:
-        y, _ = _scan_time_major(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_size)
+    ) -> tuple[Tensor, Tensor]:
+        y, h = _scan_time_major(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_size)
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias)
         ctx.delta_softplus = delta_softplus
-        return y.to(u.dtype)
+        ctx.mark_non_differentiable(h)  # the final state is for inspection only
+        return y.to(u.dtype), h
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(ctx: Any, grad_out: Tensor, _grad_h: Tensor | None) -> tuple[Tensor | None, ...]:
         u, delta, A, B, C, D, z, delta_bias = ctx.saved_tensors
         acc = torch.promote_types(u.dtype, torch.float32)
         length, bsz = u.shape[2], u.shape[0]
@@ -333,12 +335,8 @@ def selective_scan_chunked(
         y, h = _scan_time_major(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_size)
         y = y.to(dtype)
         return (y, h) if return_last_state else y
-    y = _SelectiveScanFn.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_size)
-    if not return_last_state:
-        return y
-    with torch.no_grad():  # the final state is for inspection; no gradient flows through it
-        _, h = _scan_time_major(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_size)
-    return y, h
+    y, h = _SelectiveScanFn.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_size)
+    return (y, h) if return_last_state else y
 
 
 def selective_scan(
