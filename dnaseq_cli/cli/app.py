@@ -14,6 +14,7 @@ import typer
 
 from dnaseq_cli import __version__
 from dnaseq_cli.cli import compare as compare_cmd
+from dnaseq_cli.cli import ensemble as ensemble_cmd
 from dnaseq_cli.cli import fetch as fetch_cmd
 from dnaseq_cli.cli import predict as predict_cmd
 from dnaseq_cli.cli import preprocess as preprocess_cmd
@@ -61,6 +62,7 @@ app.command(name="vep", no_args_is_help=True)(vep_cmd.vep)
 app.command(name="preprocess", no_args_is_help=True)(preprocess_cmd.preprocess)
 app.command(name="train", no_args_is_help=True)(train_cmd.train)
 app.command(name="compare")(compare_cmd.compare)
+app.command(name="ensemble", no_args_is_help=True)(ensemble_cmd.ensemble)
 app.command(name="fetch", no_args_is_help=True)(fetch_cmd.fetch)
 
 

@@ -43,7 +43,8 @@ def train(
         None,
         "--backbone",
         "-b",
-        help="caduceus, bigbird, gnn, hybrid or cnn (default: cnn, or the --init checkpoint's).",
+        help="caduceus, bigbird, gnn, hybrid, cnn or kmer (default: cnn, or the --init "
+        "checkpoint's).",
     ),
     task: str = typer.Option(
         "supervised",

@@ -46,6 +46,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "small": {"embed_dim": 32, "n_filters": 64, "n_layers": 3},
         "base": {"embed_dim": 64, "n_filters": 128, "n_layers": 4},
     },
+    "kmer": {
+        "tiny": {"kmer_sizes": [1, 2, 3, 4], "hidden_size": 0},
+        "small": {"kmer_sizes": [1, 2, 3, 4, 5], "hidden_size": 0},
+        "base": {"kmer_sizes": [1, 2, 3, 4, 5, 6], "hidden_size": 64, "dropout": 0.2},
+    },
 }
 
 

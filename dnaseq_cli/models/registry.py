@@ -24,6 +24,7 @@ _BUILTIN = (
     "dnaseq_cli.models.gnn",
     "dnaseq_cli.models.hybrid",
     "dnaseq_cli.models.cnn",
+    "dnaseq_cli.models.kmer",
 )  # imported lazily: they import this module to register
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from dnaseq_cli.errors import InputError
+from dnaseq_cli.predict.ensemble import is_ensemble, load_ensemble
 
 DEFAULT_MODEL = "enhancer_default"
 #: ``--model`` value naming the bundled default enhancer model.
@@ -65,6 +66,8 @@ def resolve_model_path(model: str | Path | None) -> Path:
     path = Path(model)
     if not path.is_dir():
         raise InputError("model folder not found (expected a checkpoint folder)", path=path)
+    if not (path / "config.json").exists() and (path / "checkpoint" / "config.json").exists():
+        path = path / "checkpoint"  # a run folder from dnaseq train
     if not (path / "config.json").exists():
         raise InputError("not a checkpoint folder: config.json is missing", path=path)
     return path
@@ -78,6 +81,8 @@ def _read_info(path: Path, window: int | None) -> tuple[ModelInfo, dict]:
     data = spec.get("data") or {}
     hf_caduceus = spec.get("model_type") == "caduceus"
     backbone = "caduceus" if hf_caduceus else spec.get("backbone", "?")
+    if is_ensemble(spec):
+        backbone = "ensemble of " + ", ".join(m.get("name", "?") for m in spec.get("members", []))
     if spec.get("task") == "masked_lm":
         task = "masked_lm"
     else:
@@ -128,11 +133,14 @@ class WindowScorer:
         from dnaseq_cli.models.registry import load_checkpoint
 
         path = resolve_model_path(model)
-        self.info, _ = _read_info(path, window)
+        self.info, spec = _read_info(path, window)
         self.device = resolve_device(device)
         if batch_size < 1:
             raise InputError(f"--batch-size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
+        if is_ensemble(spec):  # members convert the char ids themselves
+            self.classifier, self.lm = load_ensemble(path, spec, self.device), None
+            return
         try:
             loaded = load_checkpoint(path, map_location=self.device)
         except (OSError, ValueError, KeyError, RuntimeError) as error:

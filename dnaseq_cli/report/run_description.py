@@ -56,6 +56,9 @@ def attention_and_embeddings(backbone: str | None, config: dict[str, Any]) -> tu
         )
     if backbone == "cnn":
         return "none (convolutions)", f"base embeddings, {config.get('embed_dim')} dims"
+    if backbone == "kmer":
+        ks = ", ".join(map(str, config.get("kmer_sizes", [])))
+        return "none (composition only)", f"strand-symmetric k-mer frequencies (k = {ks})"
     return "n/r", "n/r"
 
 

@@ -45,7 +45,7 @@ def test_char_to_kmer_conversion_matches_direct_encoding():
         assert np.array_equal(char_to_kmer_ids(ids, k)[0].numpy(), encode_kmers(seq, k))
 
 
-@pytest.mark.parametrize("backbone", ["cnn", "hybrid", "gnn", "bigbird", "caduceus"])
+@pytest.mark.parametrize("backbone", ["cnn", "hybrid", "gnn", "bigbird", "caduceus", "kmer"])
 def test_each_backbone_trains_through_the_cli(small_dataset, tmp_path, backbone):
     run = tmp_path / backbone
     result = run_cli(

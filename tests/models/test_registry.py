@@ -14,11 +14,11 @@ from dnaseq_cli.models import factory, registry
 SEQS = ["ACGTTGCAAGTCCGATNACGTAGGCTAGCTAGGATCCA" * 3, "GGGATTACAGATTACA" * 4, "ACGT" * 9]
 
 
-def test_all_five_backbones_are_registered():
-    assert registry.available() == ["bigbird", "caduceus", "cnn", "gnn", "hybrid"]
+def test_the_paper_backbones_the_cnn_and_the_kmer_baseline_are_registered():
+    assert registry.available() == ["bigbird", "caduceus", "cnn", "gnn", "hybrid", "kmer"]
 
 
-@pytest.mark.parametrize("name", ["caduceus", "bigbird", "gnn", "hybrid", "cnn"])
+@pytest.mark.parametrize("name", ["caduceus", "bigbird", "gnn", "hybrid", "cnn", "kmer"])
 def test_checkpoint_folder_round_trip(tmp_path, name):
     torch.manual_seed(0)
     spec = factory.model_spec(name, "tiny")
@@ -37,7 +37,7 @@ def test_checkpoint_folder_round_trip(tmp_path, name):
     assert before.shape == (3, 3) and torch.isfinite(before).all()
 
 
-@pytest.mark.parametrize("name", ["caduceus", "bigbird", "gnn", "hybrid", "cnn"])
+@pytest.mark.parametrize("name", ["caduceus", "bigbird", "gnn", "hybrid", "cnn", "kmer"])
 def test_every_backbone_trains_under_bf16_autocast(name):
     """`train --precision bf16` (the default on CUDA): forward and backward under autocast give
     finite gradients and logits near the fp32 ones, with padding in the batch."""

@@ -1,0 +1,304 @@
+"""Model ensembles: several trained classifiers that score a window together.
+
+Why: on a few thousand training sequences single models are noisy, and models of different kinds
+(a k-mer composition model, a CNN, a transformer) make different mistakes; averaging their
+probabilities is the standard cure (as ChromBPNet and Enformer users average fold models). An
+ensemble is a checkpoint folder like any other, so ``predict --model`` and ``vep --model`` take it:
+
+    OUT/config.json     {"format": "dnaseq-ensemble", "members": [{"path": ..., "weight": ...}],
+                         "combine": "mean_probability", "data": {...}}
+    OUT/members/NAME/   each member's own checkpoint folder (config.json + model.safetensors)
+
+Every member must read windows of the same length and predict the same classes. Each member keeps
+its own strand averaging; the ensemble's probability is the weighted mean of the members'.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from dnaseq_cli.atomic import atomic_directory
+from dnaseq_cli.errors import InputError
+
+ENSEMBLE_FORMAT = "dnaseq-ensemble"
+COMBINE = "mean_probability"
+_CHECKPOINT_FILES = ("config.json", "model.safetensors")
+
+
+def is_ensemble(spec: dict[str, Any]) -> bool:
+    return spec.get("format") == ENSEMBLE_FORMAT
+
+
+class EnsembleClassifier(nn.Module):
+    """Weighted mean of member class probabilities, returned as log-probabilities.
+
+    Input is character ids; each member gets them converted to the encoding it reads. Returning
+    ``log(mean p)`` keeps the classifier interface (``softmax`` of the output is the mean).
+    """
+
+    def __init__(
+        self,
+        members: list[nn.Module],
+        encodings: list[str],
+        weights: list[float],
+        calibration: list[tuple[float, float]] | None = None,
+    ) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+        self.encodings = list(encodings)
+        total = float(sum(weights))
+        self.register_buffer("weights", torch.tensor([w / total for w in weights]))
+        self.calibration = calibration
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+        mean = 0.0
+        for i, (member, encoding) in enumerate(zip(self.members, self.encodings, strict=True)):
+            logits = member_logits(member, encoding, input_ids)
+            if self.calibration is None:
+                probs = torch.softmax(logits, -1)
+            else:  # binary: Platt scaling of the member's log-odds
+                scale, bias = self.calibration[i]
+                positive = torch.sigmoid(scale * (logits[:, 1] - logits[:, 0]) + bias)
+                probs = torch.stack([1 - positive, positive], dim=-1)
+            mean = mean + self.weights[i] * probs
+        return torch.log(mean.clamp(min=1e-12))
+
+
+def member_logits(member: nn.Module, encoding: str, char_ids: Tensor) -> Tensor:
+    """A member's (strand-averaged) logits for right-padded character ids."""
+    from dnaseq_cli.engine.encoding import convert_tokens, pad_id_for
+
+    ids = convert_tokens(char_ids, "char", encoding)
+    return member(ids, ids != pad_id_for(encoding)).float()
+
+
+def fit_platt(margin: np.ndarray, labels: np.ndarray, l2: float = 1e-4) -> tuple[float, float]:
+    """``(scale, bias)`` maximising the likelihood of ``sigmoid(scale * margin + bias)`` (Newton).
+
+    Why: members trained with early stopping on AUROC rank well but can sit far from a 0.5
+    threshold (a CNN that calls 90% of sequences positive); averaging such probabilities drags the
+    ensemble's calls. Platt scaling on held-out data puts every member on one probability scale.
+    A small ridge keeps separable data from diverging.
+    """
+    x = np.stack([margin.astype(np.float64), np.ones(len(margin))], axis=1)
+    y = labels.astype(np.float64)
+    ridge = l2 * len(y)
+
+    def loss(theta: np.ndarray) -> float:
+        z = x @ theta
+        return float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * ridge * theta @ theta)
+
+    theta = np.zeros(2)  # p = 0.5 everywhere: a well-conditioned start
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ theta, -30, 30)))
+        gradient = x.T @ (p - y) + ridge * theta
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        size, before = 1.0, loss(theta)
+        while size > 1e-6 and loss(theta - size * step) > before:  # backtracking
+            size /= 2
+        theta = theta - size * step
+        if np.abs(size * step).max() < 1e-10:
+            break
+    return float(theta[0]), float(theta[1])
+
+
+@dataclass(frozen=True)
+class MemberSource:
+    """A checkpoint folder to copy into an ensemble, under ``name``, with a weight."""
+
+    name: str
+    checkpoint: Path
+    weight: float = 1.0
+
+
+def checkpoint_folder(path: Path) -> Path:
+    """A train run folder's ``checkpoint/`` or a checkpoint folder itself."""
+    for candidate in (path / "checkpoint", path):
+        if (candidate / "config.json").is_file() and (candidate / "model.safetensors").is_file():
+            return candidate
+    raise InputError(
+        "not a run or checkpoint folder (no config.json + model.safetensors)", path=path
+    )
+
+
+def _member_data(folder: Path) -> dict[str, Any]:
+    try:
+        spec = json.loads((folder / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(f"cannot read config.json: {error}", path=folder) from None
+    if spec.get("format") != "dnaseq" or spec.get("task") != "sequence_classification":
+        raise InputError(
+            "ensemble members must be dnaseq classifier checkpoints (from dnaseq train)",
+            path=folder,
+        )
+    data = spec.get("data") or {}
+    if data.get("task") not in ("binary", "multiclass"):
+        raise InputError(
+            f"ensemble members must be classifiers (task {data.get('task')!r})", path=folder
+        )
+    return data
+
+
+@torch.no_grad()  # not inference_mode: weights loaded inside would be inference tensors
+def fit_calibration(
+    sources: list[MemberSource], dataset: Path, split: str = "val", batch_size: int = 128
+) -> dict[str, Any]:
+    """Platt scaling of every (binary) member on one split of a ``dnaseq preprocess`` dataset."""
+    from dnaseq_cli.data.dataset import load_dataset
+    from dnaseq_cli.models.registry import load_checkpoint
+
+    data = [_member_data(s.checkpoint) for s in sources]
+    classes = data[0].get("classes") or []
+    if data[0].get("task") != "binary" or len(classes) != 2:
+        raise InputError("calibration is for binary classifiers only", path=sources[0].checkpoint)
+    loaded = load_dataset(dataset)
+    rows = loaded.split(split)
+    if len(rows) == 0:
+        raise InputError(f"the dataset has no {split!r} records to calibrate on", path=dataset)
+    window = int(data[0]["window_length"])
+    if loaded.tokens.shape[1] != window:
+        raise InputError(
+            f"the dataset's windows are {loaded.tokens.shape[1]} bp, the members read {window} bp",
+            path=dataset,
+        )
+    labels = (loaded.records["label"].to_numpy()[rows] == classes[1]).astype(np.int64)
+    if labels.min() == labels.max():
+        raise InputError(
+            f"the {split!r} split holds only one class; cannot calibrate", path=dataset
+        )
+    tokens = torch.from_numpy(np.asarray(loaded.tokens[rows], dtype=np.int64))
+    fitted: dict[str, Any] = {}
+    for source, member_data in zip(sources, data, strict=True):
+        model = load_checkpoint(source.checkpoint)
+        encoding = member_data.get("model_encoding", "char")
+        margins = []
+        for begin in range(0, len(tokens), batch_size):
+            logits = member_logits(model, encoding, tokens[begin : begin + batch_size])
+            margins.append((logits[:, 1] - logits[:, 0]).numpy())
+        scale, bias = fit_platt(np.concatenate(margins), labels)
+        fitted[source.name] = {"scale": scale, "bias": bias}
+    return {
+        "method": "platt",
+        "dataset": str(dataset),
+        "split": split,
+        "records": int(len(rows)),
+        "members": fitted,
+    }
+
+
+def build_ensemble(
+    sources: list[MemberSource],
+    output: Path,
+    *,
+    overwrite: bool = False,
+    calibration: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Copy the member checkpoints into ``output`` and write its config; returns the config.
+
+    ``calibration`` (from :func:`fit_calibration`) adds each member's Platt scale and bias."""
+    if not sources:
+        raise InputError("an ensemble needs at least one member")
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise InputError(f"member names must be unique, got {names}")
+    for source in sources:
+        if not (math.isfinite(source.weight) and source.weight > 0):
+            raise InputError(
+                f"member weights must be positive numbers, got {source.weight}",
+                path=source.checkpoint,
+            )
+    datas = [_member_data(s.checkpoint) for s in sources]
+    first = datas[0]
+    for source, data in zip(sources, datas, strict=True):
+        for key in ("window_length", "classes", "task"):
+            if data.get(key) != first.get(key):
+                raise InputError(
+                    f"member {source.name} has {key} {data.get(key)!r}, but "
+                    f"{sources[0].name} has {first.get(key)!r}; members must agree",
+                    path=source.checkpoint,
+                )
+    config = {
+        "format": ENSEMBLE_FORMAT,
+        "combine": COMBINE,
+        "members": [
+            {"name": s.name, "path": f"members/{s.name}", "weight": s.weight}
+            | ({"calibration": calibration["members"][s.name]} if calibration else {})
+            for s in sources
+        ],
+        "data": {
+            "task": first["task"],
+            "classes": first.get("classes", []),
+            "window_length": first["window_length"],
+            "model_encoding": "char",
+            "stored_encoding": "char",
+        },
+    }
+    if calibration:
+        config["calibration"] = {k: v for k, v in calibration.items() if k != "members"}
+    if output.exists() and not overwrite:
+        raise InputError("output folder exists (use --force to replace it)", path=output)
+    with atomic_directory(output, overwrite=overwrite) as tmp:
+        for source in sources:
+            target = tmp / "members" / source.name
+            target.mkdir(parents=True)
+            for name in _CHECKPOINT_FILES:
+                shutil.copy2(source.checkpoint / name, target / name)
+        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return config
+
+
+def load_ensemble(folder: Path, spec: dict[str, Any], device: torch.device) -> EnsembleClassifier:
+    """Rebuild an ensemble folder's members on ``device`` (eval mode)."""
+    from dnaseq_cli.models.factory import encoding_of
+    from dnaseq_cli.models.registry import load_checkpoint
+
+    members, encodings, weights, calibration = [], [], [], []
+    for entry in spec.get("members") or []:
+        path = folder / entry["path"]
+        try:
+            member_spec = json.loads((path / "config.json").read_text())
+            members.append(load_checkpoint(path, map_location=device))
+        except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as error:
+            raise InputError(
+                f"cannot load ensemble member {entry['path']}: {error}", path=folder
+            ) from None
+        encodings.append(
+            member_spec.get("data", {}).get("model_encoding")
+            or encoding_of(member_spec["backbone"], member_spec.get("config"))
+        )
+        weights.append(float(entry.get("weight", 1.0)))
+        if "calibration" in entry:
+            calibration.append((float(entry["calibration"]["scale"]),
+                                float(entry["calibration"]["bias"])))  # fmt: skip
+    if not members:
+        raise InputError("the ensemble lists no members", path=folder / "config.json")
+    if calibration and len(calibration) != len(members):
+        raise InputError("calibration is given for some members only", path=folder / "config.json")
+    model = EnsembleClassifier(members, encodings, weights, calibration or None)
+    return model.to(device).eval()
+
+
+__all__ = [
+    "ENSEMBLE_FORMAT",
+    "EnsembleClassifier",
+    "MemberSource",
+    "build_ensemble",
+    "checkpoint_folder",
+    "fit_calibration",
+    "fit_platt",
+    "is_ensemble",
+    "load_ensemble",
+    "member_logits",
+]
