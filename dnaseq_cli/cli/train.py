@@ -85,6 +85,12 @@ def train(
         help="auto (bf16 autocast on a CUDA GPU that supports it, fp32 otherwise), fp32 or bf16 "
         "(bf16 also works on CPU, mostly slower there).",
     ),
+    ema: float = typer.Option(
+        0.0,
+        "--ema",
+        help="Keep an exponential moving average of the weights with this decay per optimiser "
+        "step (e.g. 0.995; 0: off) and validate, save and test the averaged weights.",
+    ),
     max_time: str | None = typer.Option(
         None,
         "--max-time",
@@ -241,7 +247,7 @@ def train(
                 rc_augment=rc_augment, seed=seed, max_steps_per_epoch=max_steps,
                 shift_augment=shift_augment, shuffled_negatives=shuffled_negatives,
                 augment=augment, gan_steps=gan_steps, gan_samples=gan_samples,
-                precision=precision,
+                precision=precision, ema=ema,
             ),
         )  # fmt: skip
     finally:

@@ -265,7 +265,7 @@ def _finish(
 ) -> RunResult:
     """Best checkpoint on the test split: metrics, predictions and plots (rank 0 only)."""
     best = load_checkpoint(run_dir / CHECKPOINT_DIR).to(device)
-    trainer.model = best
+    trainer.model, trainer.ema = best, None  # the saved weights are the averaged ones under --ema
     started = time.perf_counter()
     if task == MLM_TASK:
         metrics = trainer.evaluate(trainer.test_rows)
