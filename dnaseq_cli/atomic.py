@@ -17,7 +17,7 @@ def _umask() -> int:
     return current
 
 
-def _normal_mode(path: Path, directory: bool) -> None:
+def normal_mode(path: Path, directory: bool = False) -> None:
     """mkstemp/mkdtemp create private (0600/0700) entries; outputs get the usual umask mode."""
     os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
 
@@ -33,7 +33,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         if tmp.exists():
-            _normal_mode(tmp, directory=False)
+            normal_mode(tmp, directory=False)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -53,7 +53,7 @@ def atomic_directory(target: str | os.PathLike[str], overwrite: bool = False) ->
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
-        _normal_mode(tmp, directory=True)
+        normal_mode(tmp, directory=True)
         if target.exists():
             backup = target.with_name(f".{target.name}.old")
             os.replace(target, backup)

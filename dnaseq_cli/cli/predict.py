@@ -19,8 +19,8 @@ def predict(
         None,
         "--model",
         "-m",
-        help="Checkpoint folder from 'dnaseq train' (or an HF Caduceus classifier folder); "
-        "default: the bundled enhancer model.",
+        help="A 'dnaseq train' run or checkpoint folder, a 'dnaseq ensemble' folder, or an HF "
+        "Caduceus classifier folder; default: the bundled enhancer model.",
     ),
     output: str = typer.Option("-", "--output", "-o", help="Output TSV ('-' = stdout)."),
     reference: Path | None = typer.Option(

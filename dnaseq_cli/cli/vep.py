@@ -18,7 +18,8 @@ def vep(
         None,
         "--model",
         "-m",
-        help="Checkpoint folder (classifier or MLM); default: the bundled enhancer model.",
+        help="A run, checkpoint (classifier or MLM) or 'dnaseq ensemble' folder; default: the "
+        "bundled enhancer model.",
     ),
     output: str = typer.Option("-", "--output", "-o", help="Output TSV ('-' = stdout)."),
     output_vcf: Path | None = typer.Option(

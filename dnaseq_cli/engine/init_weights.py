@@ -27,6 +27,11 @@ def read_backbone_spec(path: Path) -> dict[str, Any]:
         spec = json.loads(config_file.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise InputError(f"cannot read config.json: {error}", path=config_file) from None
+    if spec.get("format") == "dnaseq-ensemble":
+        raise InputError(
+            "--init takes one checkpoint, not an ensemble; pass one of its members/NAME folders",
+            path=path,
+        )
     if spec.get("format") != "dnaseq" or "backbone" not in spec or "config" not in spec:
         raise InputError("--init: not a dnaseq checkpoint (no backbone config)", path=config_file)
     if not (Path(path) / WEIGHTS_NAME).is_file():

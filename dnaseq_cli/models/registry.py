@@ -17,6 +17,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from dnaseq_cli.atomic import normal_mode
+
 _REGISTRY: dict[str, type[nn.Module]] = {}
 _BUILTIN = (
     "dnaseq_cli.models.caduceus",
@@ -136,6 +138,9 @@ def save_checkpoint(
         spec["data"] = data
     (folder / CONFIG_NAME).write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
     save_file({k: v.cpu() for k, v in unique_state_dict(model).items()}, str(folder / WEIGHTS_NAME))
+    normal_mode(
+        folder / WEIGHTS_NAME
+    )  # safetensors writes 0600; checkpoints are meant to be shared
     return folder
 
 

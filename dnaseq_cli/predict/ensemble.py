@@ -254,7 +254,7 @@ def build_ensemble(
             target = tmp / "members" / source.name
             target.mkdir(parents=True)
             for name in _CHECKPOINT_FILES:
-                shutil.copy2(source.checkpoint / name, target / name)
+                shutil.copyfile(source.checkpoint / name, target / name)
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     return config
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -35,6 +36,10 @@ def test_checkpoint_folder_round_trip(tmp_path, name):
     assert type(again) is type(model)
     assert torch.equal(again(ids, mask), before)
     assert before.shape == (3, 3) and torch.isfinite(before).all()
+    umask = os.umask(0)
+    os.umask(umask)
+    for file in ("config.json", "model.safetensors"):  # readable like any other output
+        assert (tmp_path / "ckpt" / file).stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 @pytest.mark.parametrize("name", ["caduceus", "bigbird", "gnn", "hybrid", "cnn", "kmer"])

@@ -152,3 +152,13 @@ def test_existing_output_needs_force(members, tmp_path):
     assert result.returncode == 2 and "--force" in result.stderr
     assert run_cli("ensemble", *members, "-o", tmp_path / "ens", "--force").returncode == 0
     assert (tmp_path / "ens" / "config.json").is_file()
+
+
+def test_train_init_from_an_ensemble_names_its_members(members, tmp_path):
+    assert run_cli("ensemble", *members, "-o", tmp_path / "ens").returncode == 0
+    result = run_cli(
+        "train", EXAMPLES / "enhancers_cohn.tsv", "-o", tmp_path / "run",
+        "--init", tmp_path / "ens", "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 2 and "members/NAME" in result.stderr
+    assert not (tmp_path / "run").exists()
