@@ -27,14 +27,9 @@ def split_probabilities(model: Path, dataset: Path, split: str) -> tuple[pd.Data
     """Records of one split and their positive-class probabilities (both strands averaged)."""
     data = load_dataset(dataset)
     rows = data.split(split)
-    scorer = WindowScorer(model, device="cpu")
+    scorer = WindowScorer(model, device="cpu", batch_size=256)
     tokens = torch.from_numpy(np.asarray(data.tokens[rows], dtype=np.int64))
-    out = []
-    with torch.inference_mode():
-        for begin in range(0, len(tokens), 256):
-            ids, mask = scorer._model_inputs(tokens[begin : begin + 256])
-            out.append(torch.softmax(scorer.classifier(ids, mask).float(), -1)[:, 1].numpy())
-    return data.records.iloc[rows], np.concatenate(out) if out else np.empty(0)
+    return data.records.iloc[rows], scorer.score_ids(tokens)[:, 1]
 
 
 def metrics_of(labels: np.ndarray, probability: np.ndarray) -> dict[str, float]:

@@ -36,9 +36,10 @@ from dnaseq_cli.data.dataset import Dataset
 from dnaseq_cli.engine.distributed import SINGLE, Dist
 from dnaseq_cli.engine.trainer import MLM_TASK, STATE_FILE, TrainConfig, Trainer, seed_everything
 from dnaseq_cli.errors import InputError
+from dnaseq_cli.models.registry import RUN_CHECKPOINT_DIR
 from dnaseq_cli.report.plots import run_plots
 
-CHECKPOINT_DIR = "checkpoint"
+CHECKPOINT_DIR = RUN_CHECKPOINT_DIR
 
 
 @dataclass

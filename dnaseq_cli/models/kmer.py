@@ -39,13 +39,13 @@ def reverse_complement_index(k: int) -> Tensor:
     return rc
 
 
-def kmer_frequencies(input_ids: Tensor, mask: Tensor, k: int, levels: Tensor) -> Tensor:
-    """Strand-summed k-mer frequencies ``[B, 4**k]`` from centred k-mer ids (0 = not counted)."""
-    counts = torch.zeros(input_ids.shape[0], 4**k + 1, device=input_ids.device)
+def kmer_frequencies(levels: Tensor, rc_index: Tensor) -> Tensor:
+    """Strand-summed frequencies ``[B, 4**k]`` from centred k-mer ids ``levels`` (``1 + value``,
+    0 = not counted) and :func:`reverse_complement_index` of the same k."""
+    counts = torch.zeros(levels.shape[0], len(rc_index) + 1, device=levels.device)
     counts.scatter_add_(1, levels, torch.ones_like(levels, dtype=counts.dtype))
     counts = counts[:, 1:]
-    rc = reverse_complement_index(k).to(counts.device)
-    counts = counts + counts[:, rc]
+    counts = counts + counts[:, rc_index]
     return counts / counts.sum(1, keepdim=True).clamp(min=1.0)
 
 
@@ -81,6 +81,8 @@ class KmerSpectrumBackbone(nn.Module):
             else nn.Identity()
         )
         self.d_output = hidden_size or n_features
+        for k in self.kmer_sizes:  # fixed tables, built once (not saved: they follow from k)
+            self.register_buffer(f"rc_index_{k}", reverse_complement_index(k), persistent=False)
 
     @property
     def hidden_size(self) -> int:
@@ -97,7 +99,8 @@ class KmerSpectrumBackbone(nn.Module):
         mask = input_ids != PAD_ID if attention_mask is None else attention_mask.bool()
         levels = char_kmer_levels(input_ids.long(), mask, self.kmer_sizes)
         return torch.cat(
-            [kmer_frequencies(input_ids, mask, k, levels[k]) for k in self.kmer_sizes], dim=1
+            [kmer_frequencies(levels[k], getattr(self, f"rc_index_{k}")) for k in self.kmer_sizes],
+            dim=1,
         )
 
     def forward(

@@ -29,6 +29,15 @@ _BUILTIN = (
     "dnaseq_cli.models.kmer",
 )  # imported lazily: they import this module to register
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+RUN_CHECKPOINT_DIR = "checkpoint"  # where `dnaseq train` puts the best checkpoint in a run folder
+
+
+def checkpoint_in(path: Path) -> Path:
+    """``path`` itself when it holds a config.json, else its ``checkpoint/`` folder when that does
+    (a `dnaseq train` run folder), else ``path`` unchanged for the caller to report."""
+    if not (path / CONFIG_NAME).exists() and (path / RUN_CHECKPOINT_DIR / CONFIG_NAME).exists():
+        return path / RUN_CHECKPOINT_DIR
+    return path
 
 
 def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
@@ -138,9 +147,8 @@ def save_checkpoint(
         spec["data"] = data
     (folder / CONFIG_NAME).write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
     save_file({k: v.cpu() for k, v in unique_state_dict(model).items()}, str(folder / WEIGHTS_NAME))
-    normal_mode(
-        folder / WEIGHTS_NAME
-    )  # safetensors writes 0600; checkpoints are meant to be shared
+    # safetensors writes 0600; checkpoints are outputs to share like any other
+    normal_mode(folder / WEIGHTS_NAME)
     return folder
 
 

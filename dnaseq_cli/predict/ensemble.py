@@ -28,10 +28,10 @@ from torch import Tensor, nn
 
 from dnaseq_cli.atomic import atomic_directory
 from dnaseq_cli.errors import InputError
+from dnaseq_cli.models.registry import CONFIG_NAME, WEIGHTS_NAME, checkpoint_in
 
 ENSEMBLE_FORMAT = "dnaseq-ensemble"
 COMBINE = "mean_probability"
-_CHECKPOINT_FILES = ("config.json", "model.safetensors")
 
 
 def is_ensemble(spec: dict[str, Any]) -> bool:
@@ -124,31 +124,66 @@ class MemberSource:
 
 
 def checkpoint_folder(path: Path) -> Path:
-    """A train run folder's ``checkpoint/`` or a checkpoint folder itself."""
-    for candidate in (path / "checkpoint", path):
-        if (candidate / "config.json").is_file() and (candidate / "model.safetensors").is_file():
-            return candidate
-    raise InputError(
-        "not a run or checkpoint folder (no config.json + model.safetensors)", path=path
+    """A train run folder's ``checkpoint/`` or a checkpoint folder itself, with its weights."""
+    folder = checkpoint_in(path)
+    if not ((folder / CONFIG_NAME).is_file() and (folder / WEIGHTS_NAME).is_file()):
+        raise InputError(
+            f"not a run or checkpoint folder (no {CONFIG_NAME} + {WEIGHTS_NAME})", path=path
+        )
+    return folder
+
+
+def member_encoding(spec: dict[str, Any]) -> str:
+    """The token encoding a member checkpoint reads (recorded by train, else from its backbone)."""
+    from dnaseq_cli.models.factory import encoding_of
+
+    return (spec.get("data") or {}).get("model_encoding") or encoding_of(
+        spec["backbone"], spec.get("config")
     )
 
 
-def _member_data(folder: Path) -> dict[str, Any]:
+def _member_spec(folder: Path) -> dict[str, Any]:
+    """A member's config.json, checked to be a dnaseq classifier checkpoint."""
     try:
-        spec = json.loads((folder / "config.json").read_text())
+        spec = json.loads((folder / CONFIG_NAME).read_text())
     except (OSError, json.JSONDecodeError) as error:
-        raise InputError(f"cannot read config.json: {error}", path=folder) from None
+        raise InputError(f"cannot read {CONFIG_NAME}: {error}", path=folder) from None
     if spec.get("format") != "dnaseq" or spec.get("task") != "sequence_classification":
         raise InputError(
             "ensemble members must be dnaseq classifier checkpoints (from dnaseq train)",
             path=folder,
         )
-    data = spec.get("data") or {}
-    if data.get("task") not in ("binary", "multiclass"):
-        raise InputError(
-            f"ensemble members must be classifiers (task {data.get('task')!r})", path=folder
-        )
-    return data
+    task = (spec.get("data") or {}).get("task")
+    if task not in ("binary", "multiclass"):
+        raise InputError(f"ensemble members must be classifiers (task {task!r})", path=folder)
+    return spec
+
+
+def checked_members(sources: list[MemberSource]) -> list[dict[str, Any]]:
+    """The members' specs, once every member is known to be usable together: unique names,
+    positive weights, and the same window length, classes and task."""
+    if not sources:
+        raise InputError("an ensemble needs at least one member")
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise InputError(f"member names must be unique, got {names}")
+    for source in sources:
+        if not (math.isfinite(source.weight) and source.weight > 0):
+            raise InputError(
+                f"member weights must be positive numbers, got {source.weight}",
+                path=source.checkpoint,
+            )
+    specs = [_member_spec(s.checkpoint) for s in sources]
+    first = specs[0]["data"]
+    for source, spec in zip(sources, specs, strict=True):
+        for key in ("window_length", "classes", "task"):
+            if spec["data"].get(key) != first.get(key):
+                raise InputError(
+                    f"member {source.name} has {key} {spec['data'].get(key)!r}, but "
+                    f"{sources[0].name} has {first.get(key)!r}; members must agree",
+                    path=source.checkpoint,
+                )
+    return specs
 
 
 @torch.no_grad()  # not inference_mode: weights loaded inside would be inference tensors
@@ -159,15 +194,16 @@ def fit_calibration(
     from dnaseq_cli.data.dataset import load_dataset
     from dnaseq_cli.models.registry import load_checkpoint
 
-    data = [_member_data(s.checkpoint) for s in sources]
-    classes = data[0].get("classes") or []
-    if data[0].get("task") != "binary" or len(classes) != 2:
+    specs = checked_members(sources)
+    data = specs[0]["data"]
+    classes = data.get("classes") or []
+    if data.get("task") != "binary" or len(classes) != 2:
         raise InputError("calibration is for binary classifiers only", path=sources[0].checkpoint)
     loaded = load_dataset(dataset)
     rows = loaded.split(split)
     if len(rows) == 0:
         raise InputError(f"the dataset has no {split!r} records to calibrate on", path=dataset)
-    window = int(data[0]["window_length"])
+    window = int(data["window_length"])
     if loaded.tokens.shape[1] != window:
         raise InputError(
             f"the dataset's windows are {loaded.tokens.shape[1]} bp, the members read {window} bp",
@@ -180,9 +216,9 @@ def fit_calibration(
         )
     tokens = torch.from_numpy(np.asarray(loaded.tokens[rows], dtype=np.int64))
     fitted: dict[str, Any] = {}
-    for source, member_data in zip(sources, data, strict=True):
+    for source, spec in zip(sources, specs, strict=True):
         model = load_checkpoint(source.checkpoint)
-        encoding = member_data.get("model_encoding", "char")
+        encoding = member_encoding(spec)
         margins = []
         for begin in range(0, len(tokens), batch_size):
             logits = member_logits(model, encoding, tokens[begin : begin + batch_size])
@@ -208,27 +244,7 @@ def build_ensemble(
     """Copy the member checkpoints into ``output`` and write its config; returns the config.
 
     ``calibration`` (from :func:`fit_calibration`) adds each member's Platt scale and bias."""
-    if not sources:
-        raise InputError("an ensemble needs at least one member")
-    names = [s.name for s in sources]
-    if len(set(names)) != len(names):
-        raise InputError(f"member names must be unique, got {names}")
-    for source in sources:
-        if not (math.isfinite(source.weight) and source.weight > 0):
-            raise InputError(
-                f"member weights must be positive numbers, got {source.weight}",
-                path=source.checkpoint,
-            )
-    datas = [_member_data(s.checkpoint) for s in sources]
-    first = datas[0]
-    for source, data in zip(sources, datas, strict=True):
-        for key in ("window_length", "classes", "task"):
-            if data.get(key) != first.get(key):
-                raise InputError(
-                    f"member {source.name} has {key} {data.get(key)!r}, but "
-                    f"{sources[0].name} has {first.get(key)!r}; members must agree",
-                    path=source.checkpoint,
-                )
+    first = checked_members(sources)[0]["data"]
     config = {
         "format": ENSEMBLE_FORMAT,
         "combine": COMBINE,
@@ -253,31 +269,27 @@ def build_ensemble(
         for source in sources:
             target = tmp / "members" / source.name
             target.mkdir(parents=True)
-            for name in _CHECKPOINT_FILES:
+            for name in (CONFIG_NAME, WEIGHTS_NAME):
                 shutil.copyfile(source.checkpoint / name, target / name)
-        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
     return config
 
 
 def load_ensemble(folder: Path, spec: dict[str, Any], device: torch.device) -> EnsembleClassifier:
     """Rebuild an ensemble folder's members on ``device`` (eval mode)."""
-    from dnaseq_cli.models.factory import encoding_of
     from dnaseq_cli.models.registry import load_checkpoint
 
     members, encodings, weights, calibration = [], [], [], []
     for entry in spec.get("members") or []:
         path = folder / entry["path"]
         try:
-            member_spec = json.loads((path / "config.json").read_text())
+            member_spec = json.loads((path / CONFIG_NAME).read_text())
             members.append(load_checkpoint(path, map_location=device))
         except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as error:
             raise InputError(
                 f"cannot load ensemble member {entry['path']}: {error}", path=folder
             ) from None
-        encodings.append(
-            member_spec.get("data", {}).get("model_encoding")
-            or encoding_of(member_spec["backbone"], member_spec.get("config"))
-        )
+        encodings.append(member_encoding(member_spec))
         weights.append(float(entry.get("weight", 1.0)))
         if "calibration" in entry:
             calibration.append((float(entry["calibration"]["scale"]),
@@ -295,10 +307,12 @@ __all__ = [
     "EnsembleClassifier",
     "MemberSource",
     "build_ensemble",
+    "checked_members",
     "checkpoint_folder",
     "fit_calibration",
     "fit_platt",
     "is_ensemble",
     "load_ensemble",
+    "member_encoding",
     "member_logits",
 ]

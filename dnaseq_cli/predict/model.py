@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from dnaseq_cli.errors import InputError
+from dnaseq_cli.models.registry import checkpoint_in
 from dnaseq_cli.predict.ensemble import is_ensemble, load_ensemble
 
 DEFAULT_MODEL = "enhancer_default"
@@ -66,8 +67,7 @@ def resolve_model_path(model: str | Path | None) -> Path:
     path = Path(model)
     if not path.is_dir():
         raise InputError("model folder not found (expected a checkpoint folder)", path=path)
-    if not (path / "config.json").exists() and (path / "checkpoint" / "config.json").exists():
-        path = path / "checkpoint"  # a run folder from dnaseq train
+    path = checkpoint_in(path)  # a run folder from dnaseq train: its checkpoint/
     if not (path / "config.json").exists():
         raise InputError("not a checkpoint folder: config.json is missing", path=path)
     return path
@@ -185,9 +185,14 @@ class WindowScorer:
     @torch.inference_mode()
     def score(self, sequences: list[str], valid: np.ndarray | None = None) -> np.ndarray:
         """Probabilities ``[B, C]`` (classification) or values ``[B, 1]`` (regression)."""
+        return self.score_ids(self.encode(sequences, valid))
+
+    @torch.inference_mode()
+    def score_ids(self, char_ids: torch.Tensor) -> np.ndarray:
+        """:meth:`score` for windows already encoded as character ids ``[B, L]`` (PAD = invalid),
+        e.g. the tokens of a ``dnaseq preprocess`` dataset."""
         if self.classifier is None:
             raise InputError("this model has no classification head; it can only give LLR scores")
-        char_ids = self.encode(sequences, valid)
         out = []
         for begin in range(0, len(char_ids), self.batch_size):
             ids, mask = self._model_inputs(char_ids[begin : begin + self.batch_size])
