@@ -54,7 +54,11 @@ def _global_options(
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int):
         raise typer.BadParameter(f"unknown log level {log_level!r}", param_hint="--log-level")
-    logging.basicConfig(level=level, format="dnaseq: %(levelname)s: %(message)s", stream=sys.stderr)
+    # force: the entry point may run more than once in one process (tests, notebooks), and the
+    # handler must write to the stderr of this call.
+    logging.basicConfig(
+        level=level, format="dnaseq: %(levelname)s: %(message)s", stream=sys.stderr, force=True
+    )
 
 
 app.command(name="predict", no_args_is_help=True)(predict_cmd.predict)

@@ -1,13 +1,13 @@
 """End-to-end dataset folders from the bundled example data, through the library and the CLI."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from dnaseq_runner import run_in_process as run_cli
+from dnaseq_runner import run_subprocess
 
 from dnaseq_cli.data.dataset import load_dataset
 from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
@@ -123,15 +123,6 @@ def test_existing_output_needs_force(tmp_path):
     assert json.loads((out / "manifest.json").read_text())["split"]["seed"] == 9
 
 
-def run_cli(*args, stdin=None):
-    return subprocess.run(
-        [sys.executable, "-m", "dnaseq_cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        input=stdin,
-    )
-
-
 def test_cli_preprocess_table_and_bed(tmp_path):
     result = run_cli("preprocess", EXAMPLES / "enhancers_cohn.tsv", "-o", tmp_path / "a")
     assert result.returncode == 0, result.stderr
@@ -185,12 +176,14 @@ def test_cli_bad_inputs_exit_2_without_traceback(tmp_path, content, suffix, mess
 
 
 def test_cli_missing_label_column_and_debug_traceback(tmp_path):
+    """In a real process: exit status 2 and one message; with --debug, the Python traceback."""
     table = tmp_path / "t.tsv"
     table.write_text("seq\tclass\nACGT\t1\n")
-    result = run_cli("preprocess", table, "-o", tmp_path / "o")
+    result = run_subprocess("preprocess", table, "-o", tmp_path / "o")
     assert result.returncode == 2
     assert "label" in result.stderr and "class" in result.stderr
-    result = run_cli("--debug", "preprocess", table, "-o", tmp_path / "o")
+    assert "Traceback" not in result.stderr
+    result = run_subprocess("--debug", "preprocess", table, "-o", tmp_path / "o")
     assert "Traceback" in result.stderr
 
 

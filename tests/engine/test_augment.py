@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from dnaseq_runner import run_in_process as run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -169,12 +168,6 @@ def test_synthetic_rows_counts_labels_and_composition(imbalanced) -> None:
         augment="gan", gan_steps=2, gan_samples=None, seed=0, device=torch.device("cpu"),
     )  # fmt: skip
     assert np.array_equal(again.tokens, synth.tokens)
-
-
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "dnaseq_cli", *map(str, args)], capture_output=True, text=True
-    )
 
 
 @pytest.mark.parametrize(

@@ -2,14 +2,13 @@
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from dnaseq_runner import run_in_process as run_cli
 from safetensors.torch import load_file
 
 from dnaseq_cli.data.dataset import file_sha256
@@ -20,12 +19,6 @@ from dnaseq_cli.models import factory
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
 WINDOW = 64
-
-
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "dnaseq_cli", *map(str, args)], capture_output=True, text=True
-    )
 
 
 def test_masking_statistics():

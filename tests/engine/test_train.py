@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from dnaseq_runner import run_in_process as run_cli
 from safetensors.torch import load_file
 
 from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
@@ -18,12 +19,6 @@ from dnaseq_cli.encode.tokens import encode_chars, encode_kmers
 from dnaseq_cli.engine.encoding import char_to_kmer_ids
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
-
-
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "dnaseq_cli", *map(str, args)], capture_output=True, text=True
-    )
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +66,7 @@ def test_resume_after_ctrl_c_gives_the_same_weights_as_an_uninterrupted_run(
     small_dataset, tmp_path
 ):
     common = ["--backbone", "cnn", "--batch-size", "16", "--device", "cpu", "--quiet",
-              "--patience", "0", "--seed", "3", "--epochs", "8"]  # fmt: skip
+              "--patience", "0", "--seed", "3", "--epochs", "12"]  # fmt: skip
     straight = run_cli("train", small_dataset.path, "-o", tmp_path / "a", *common)
     assert straight.returncode == 0, straight.stderr
     command = [sys.executable, "-m", "dnaseq_cli", "train", str(small_dataset.path), "-o",
@@ -80,13 +75,14 @@ def test_resume_after_ctrl_c_gives_the_same_weights_as_an_uninterrupted_run(
     epochs_file = tmp_path / "b" / "metrics_per_epoch.tsv"
     deadline = time.monotonic() + 120
     while not epochs_file.exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
+        time.sleep(0.02)
+    assert process.poll() is None, "the run finished before it could be interrupted"
     process.send_signal(signal.SIGINT)
     stderr = process.communicate(timeout=120)[1]
     assert process.returncode == 130, stderr
     assert "--resume" in stderr
     done = len(pd.read_csv(epochs_file, sep="\t"))
-    assert 1 <= done < 8
+    assert 1 <= done < 12
     resumed = run_cli("train", small_dataset.path, "-o", tmp_path / "b", "--resume", *common)
     assert resumed.returncode == 0, resumed.stderr
     a = load_file(tmp_path / "a" / "checkpoint" / "model.safetensors")
@@ -94,7 +90,7 @@ def test_resume_after_ctrl_c_gives_the_same_weights_as_an_uninterrupted_run(
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
-    assert len(pd.read_csv(epochs_file, sep="\t")) == 8
+    assert len(pd.read_csv(epochs_file, sep="\t")) == 12
     straight_metrics = json.loads((tmp_path / "a" / "test_metrics.json").read_text())
     resumed_metrics = json.loads((tmp_path / "b" / "test_metrics.json").read_text())
     assert straight_metrics["auroc"] == resumed_metrics["auroc"]

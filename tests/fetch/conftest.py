@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from dnaseq_runner import run_in_process
 
 _RANGE = re.compile(r"bytes=(\d+)-$")
 
@@ -103,6 +104,9 @@ def http_server():
 
 
 def _run_cli(*args, env=None):
+    """In this process; a subprocess when the test sets the environment (read at import time)."""
+    if env is None:
+        return run_in_process(*args)
     return subprocess.run(
         [sys.executable, "-m", "dnaseq_cli", *map(str, args)],
         capture_output=True,
@@ -114,7 +118,7 @@ def _run_cli(*args, env=None):
 
 @pytest.fixture
 def run_cli():
-    """``python -m dnaseq_cli ARGS`` in a subprocess, as a user would run it."""
+    """The `dnaseq` command with its exit status and output streams."""
     return _run_cli
 
 

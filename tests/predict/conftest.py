@@ -1,7 +1,5 @@
 """A small untrained-but-fixed checkpoint for predict/vep tests (plumbing, not accuracy)."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,15 +9,6 @@ from dnaseq_cli.models import factory
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
 WINDOW = 200
-
-
-def run_cli(*args, stdin: str | None = None):
-    return subprocess.run(
-        [sys.executable, "-m", "dnaseq_cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        input=stdin,
-    )
 
 
 def save_model(folder: Path, backbone: str = "cnn", n_out: int = 2, window: int = WINDOW) -> Path:

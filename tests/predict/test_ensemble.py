@@ -7,12 +7,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from dnaseq_runner import run_in_process as run_cli
 
 from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
 from dnaseq_cli.predict.ensemble import fit_platt
 from dnaseq_cli.predict.model import WindowScorer, logit
 
-from .conftest import EXAMPLES, WINDOW, run_cli, save_model
+from .conftest import EXAMPLES, WINDOW, save_model
 
 
 @pytest.fixture(scope="module")

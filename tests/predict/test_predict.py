@@ -5,6 +5,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from dnaseq_runner import run_in_process as run_cli
 
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.io.fasta import FastaReference
@@ -12,7 +13,7 @@ from dnaseq_cli.io.sequence_utils import reverse_complement
 from dnaseq_cli.predict.model import WindowScorer, bundled_model_dir
 from dnaseq_cli.predict.sequences import PredictOptions, predict
 
-from .conftest import EXAMPLES, WINDOW, run_cli, save_model
+from .conftest import EXAMPLES, WINDOW, save_model
 
 
 def _predict(scorer, tmp_path, inputs, **kwargs) -> pd.DataFrame:

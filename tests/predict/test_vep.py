@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
+from dnaseq_runner import run_in_process as run_cli
 
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.predict.model import WindowScorer
 from dnaseq_cli.vep.output import run_vep
 from dnaseq_cli.vep.scoring import VariantEffectScorer
 
-from .conftest import EXAMPLES, WINDOW, run_cli
+from .conftest import EXAMPLES, WINDOW
 
 CONTIG_LENGTH = 1000
 
