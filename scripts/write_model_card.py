@@ -92,6 +92,8 @@ def main() -> None:
         cv = json.loads(args.crossval.read_text())
         folds = len(cv["per_fold"])
         train_share = (folds - 2) / folds
+        share_note = (", as in the bundled model" if round(train_share, 2) == 0.8
+                      else " (80% in the bundled model)")  # fmt: skip
         cells = " | ".join(f"{cv['mean'][k]:.4f} ± {cv['sd'][k]:.4f}"
                            for k in ("accuracy", "f1", "mcc", "auroc", "auprc"))  # fmt: skip
         crossval = f"""
@@ -99,8 +101,8 @@ def main() -> None:
 {folds}-fold cross-validation over all 4,948 sequences (`scripts/crossval.py` for each member, then
 `scripts/crossval_ensemble.py`): in each fold the members are trained on {folds - 2} folds, the next
 fold serves for early stopping and the calibration, and the calibrated ensemble is scored on the
-fold none of them saw. The members thus train on {train_share:.0%} of the data here (80% in the
-bundled model). Mean ± sd over folds:
+fold none of them saw. The members thus train on {train_share:.0%} of the data here{share_note}.
+Mean ± sd over folds:
 
 | accuracy | F1 | MCC | AUROC | AUPRC |
 |---|---|---|---|---|

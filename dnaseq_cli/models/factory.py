@@ -70,7 +70,7 @@ def model_spec(backbone: str, size: str, overrides: dict[str, Any] | None = None
 def build_backbone(spec: dict[str, Any]) -> nn.Module:
     try:
         return registry.build(spec["backbone"], **spec["config"])
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise InputError(f"bad --model-config for {spec['backbone']}: {error}") from None
 
 

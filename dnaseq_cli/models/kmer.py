@@ -13,6 +13,9 @@ averaging needed) and divided by the number of counted k-mers. The ``sum(4**k)``
 standardised by a BatchNorm without affine terms (its cumulative mean/variance are the training
 set's statistics, saved with the weights) and, when ``hidden_size > 0``, passed through one GELU layer.
 The shared head's linear layer then makes it a (regularised) logistic regression or a small MLP.
+With ``motifs`` set to a bundled motif set (``jaspar2024_vertebrates``) the profile also holds every
+motif's best-match score in the window (:class:`~dnaseq_cli.models.motif_scan.MotifScanner`, also
+strand-symmetric), standardised with the k-mer frequencies.
 
 Returns ``[B, 1, F]`` and a one-position mask, like the backbones that pool along the sequence.
 """
@@ -24,8 +27,10 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from dnaseq_cli.encode.motifs import motif_set
 from dnaseq_cli.encode.vocab import PAD_ID
 from dnaseq_cli.models.hybrid import char_kmer_levels
+from dnaseq_cli.models.motif_scan import MotifScanner
 from dnaseq_cli.models.registry import register
 
 
@@ -61,6 +66,7 @@ class KmerSpectrumBackbone(nn.Module):
         kmer_sizes: tuple[int, ...] | list[int] = (1, 2, 3, 4),
         hidden_size: int = 0,
         dropout: float = 0.0,
+        motifs: str | None = None,
     ) -> None:
         super().__init__()
         if not kmer_sizes or any(not 1 <= k <= 8 for k in kmer_sizes):
@@ -70,8 +76,12 @@ class KmerSpectrumBackbone(nn.Module):
         self._config = dict(
             kmer_sizes=sorted(set(kmer_sizes)), hidden_size=hidden_size, dropout=dropout
         )
+        if motifs is not None:
+            self._config["motifs"] = motifs
         self.kmer_sizes = sorted(set(kmer_sizes))
+        self.motif_scanner = MotifScanner(motif_set(motifs)) if motifs is not None else None
         n_features = sum(4**k for k in self.kmer_sizes)
+        n_features += self.motif_scanner.n_motifs if self.motif_scanner is not None else 0
         # momentum=None: a cumulative average of the batch statistics. The profile has no learned
         # parameters before this layer, so that average is the training set's own mean/variance.
         self.standardise = nn.BatchNorm1d(n_features, affine=False, momentum=None)
@@ -98,10 +108,12 @@ class KmerSpectrumBackbone(nn.Module):
         """Raw (unstandardised) frequencies ``[B, F]``, levels concatenated in increasing k."""
         mask = input_ids != PAD_ID if attention_mask is None else attention_mask.bool()
         levels = char_kmer_levels(input_ids.long(), mask, self.kmer_sizes)
-        return torch.cat(
-            [kmer_frequencies(levels[k], getattr(self, f"rc_index_{k}")) for k in self.kmer_sizes],
-            dim=1,
-        )
+        parts = [
+            kmer_frequencies(levels[k], getattr(self, f"rc_index_{k}")) for k in self.kmer_sizes
+        ]
+        if self.motif_scanner is not None:
+            parts.append(self.motif_scanner(input_ids, mask))
+        return torch.cat(parts, dim=1)
 
     def forward(
         self, input_ids: Tensor, attention_mask: Tensor | None = None

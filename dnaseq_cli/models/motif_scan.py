@@ -1,0 +1,67 @@
+"""Best-match scores of known TF motifs in a window, on both strands.
+
+Why: see :mod:`dnaseq_cli.encode.motifs`. The scan is a fixed (not trained) convolution of the
+one-hot window with every motif's log-odds matrix and with its reverse complement; the feature of a
+motif is its best score anywhere in the window on either strand, divided by the best score the
+motif can reach (so 1.0 is a perfect site). Motifs are grouped by width and each group is one
+convolution with its own kernel size, which avoids padding every matrix to the longest one.
+The window is zero-padded by ``width - 1`` on both sides, so that the features of a window and of
+its reverse complement are the same: the scan is exactly strand-symmetric.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dnaseq_cli.encode.motifs import Motif, best_score, log_odds
+from dnaseq_cli.encode.vocab import A_ID
+
+
+def one_hot_acgt(input_ids: Tensor, mask: Tensor) -> Tensor:
+    """``[B, 4, L]`` one-hot of A/C/G/T; N, padding and special tokens are all-zero columns."""
+    code = input_ids.long() - A_ID
+    ok = mask.bool() & (code >= 0) & (code <= 3)
+    x = F.one_hot(torch.where(ok, code, torch.zeros_like(code)), 4).float()
+    return (x * ok[..., None]).transpose(1, 2)
+
+
+class MotifScanner(nn.Module):
+    """``[B, n_motifs]`` relative best-match scores; feature ``i`` is motif ``motif_ids[i]``."""
+
+    def __init__(self, motifs: list[Motif]) -> None:
+        super().__init__()
+        widths = sorted({m.width for m in motifs})
+        self.widths = widths
+        self.motif_ids: list[str] = []
+        self.motif_names: list[str] = []
+        for width in widths:
+            group = [m for m in motifs if m.width == width]
+            forward = np.stack([log_odds(m.counts) for m in group]).astype(np.float32)
+            reverse = forward[:, ::-1, ::-1]  # complement (ACGT order reversed) and reverse
+            weight = torch.from_numpy(np.concatenate([forward, reverse]).copy())
+            best = torch.tensor([best_score(w) for w in forward], dtype=torch.float32)
+            # persistent: a checkpoint carries its own matrices, whatever the bundled set becomes
+            self.register_buffer(f"weight_{width}", weight)
+            self.register_buffer(f"best_{width}", best)
+            self.motif_ids += [m.id for m in group]
+            self.motif_names += [m.name for m in group]
+
+    @property
+    def n_motifs(self) -> int:
+        return len(self.motif_ids)
+
+    def forward(self, input_ids: Tensor, mask: Tensor) -> Tensor:
+        x = one_hot_acgt(input_ids, mask)
+        scores = []
+        for width in self.widths:
+            weight = getattr(self, f"weight_{width}").to(x.dtype)
+            both = F.conv1d(x, weight, padding=width - 1).amax(-1)
+            n = weight.shape[0] // 2
+            scores.append(torch.maximum(both[:, :n], both[:, n:]) / getattr(self, f"best_{width}"))
+        return torch.cat(scores, dim=1)
+
+
+__all__ = ["MotifScanner", "one_hot_acgt"]
