@@ -67,7 +67,8 @@ def read_jaspar(path: Path) -> list[Motif]:
                     raise InputError(f"{path}: line {line_number}: '>' with no motif ID")
                 header, rows = (fields[0], fields[1] if len(fields) > 1 else fields[0]), {}
                 continue
-            base, _, values = line.partition(" ")
+            base, _, values = line.replace("[", " [", 1).partition(" ")  # "A [ 1 2 ]", "A\t[1 2]"
+            base = base.strip()
             if header is None or base.upper() not in BASES:
                 raise InputError(
                     f"{path}: line {line_number}: expected '>ID NAME' or an A/C/G/T row"

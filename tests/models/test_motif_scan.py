@@ -131,3 +131,11 @@ def test_bad_jaspar_files_name_the_file_and_record(tmp_path, text, message):
     with pytest.raises(InputError, match=message) as error:
         read_jaspar(path)
     assert str(path) in str(error.value)
+
+
+def test_jaspar_rows_with_tabs_and_tight_brackets_are_read(tmp_path):
+    path = tmp_path / "one.jaspar"
+    path.write_text(">MA9.1 Foo\nA\t[1 2]\nC  [ 3 4 ]\nG [5 6 ]\nT[7 8]\n")
+    (motif,) = read_jaspar(path)
+    assert (motif.id, motif.name) == ("MA9.1", "Foo")
+    assert motif.counts.tolist() == [[1, 2], [3, 4], [5, 6], [7, 8]]
