@@ -43,7 +43,8 @@ class MotifScanner(nn.Module):
             reverse = forward[:, ::-1, ::-1]  # complement (ACGT order reversed) and reverse
             weight = torch.from_numpy(np.concatenate([forward, reverse]).copy())
             best = torch.tensor([best_score(w) for w in forward], dtype=torch.float32)
-            # persistent: a checkpoint carries its own matrices, whatever the bundled set becomes
+            # saved with the weights: a checkpoint records the exact matrices it was trained with,
+            # and one made with a different release of the set fails to load instead of drifting
             self.register_buffer(f"weight_{width}", weight)
             self.register_buffer(f"best_{width}", best)
             self.motif_ids += [m.id for m in group]
