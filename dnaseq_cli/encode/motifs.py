@@ -67,16 +67,13 @@ def read_jaspar(path: Path) -> list[Motif]:
                     raise InputError(f"{path}: line {line_number}: '>' with no motif ID")
                 header, rows = (fields[0], fields[1] if len(fields) > 1 else fields[0]), {}
                 continue
-            base, _, values = line.replace("[", " [", 1).partition(" ")  # "A [ 1 2 ]", "A\t[1 2]"
-            base = base.strip()
-            if header is None or base.upper() not in BASES:
+            fields = line.replace("[", " ").replace("]", " ").split()  # "A [ 1 2 ]", "T[1 2]"
+            if header is None or not fields or fields[0].upper() not in BASES:
                 raise InputError(
                     f"{path}: line {line_number}: expected '>ID NAME' or an A/C/G/T row"
                 )
             try:
-                rows[base.upper()] = [
-                    float(v) for v in values.replace("[", " ").replace("]", " ").split()
-                ]
+                rows[fields[0].upper()] = [float(v) for v in fields[1:]]
             except ValueError:
                 raise InputError(f"{path}: line {line_number}: counts must be numbers") from None
         finish(line_number + 1)

@@ -16,16 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dnaseq_cli.encode.motifs import Motif, best_score, log_odds
-from dnaseq_cli.encode.vocab import A_ID
-
-
-def one_hot_acgt(input_ids: Tensor, mask: Tensor) -> Tensor:
-    """``[B, 4, L]`` one-hot of A/C/G/T; N, padding and special tokens are all-zero columns."""
-    code = input_ids.long() - A_ID
-    ok = mask.bool() & (code >= 0) & (code <= 3)
-    x = F.one_hot(torch.where(ok, code, torch.zeros_like(code)), 4).float()
-    return (x * ok[..., None]).transpose(1, 2)
+from dnaseq_cli.encode.motifs import Motif, log_odds
+from dnaseq_cli.encode.onehot import one_hot_from_ids
 
 
 class MotifScanner(nn.Module):
@@ -42,11 +34,9 @@ class MotifScanner(nn.Module):
             forward = np.stack([log_odds(m.counts) for m in group]).astype(np.float32)
             reverse = forward[:, ::-1, ::-1]  # complement (ACGT order reversed) and reverse
             weight = torch.from_numpy(np.concatenate([forward, reverse]).copy())
-            best = torch.tensor([best_score(w) for w in forward], dtype=torch.float32)
             # saved with the weights: a checkpoint records the exact matrices it was trained with,
             # and one made with a different release of the set fails to load instead of drifting
             self.register_buffer(f"weight_{width}", weight)
-            self.register_buffer(f"best_{width}", best)
             self.motif_ids += [m.id for m in group]
             self.motif_names += [m.name for m in group]
 
@@ -55,14 +45,16 @@ class MotifScanner(nn.Module):
         return len(self.motif_ids)
 
     def forward(self, input_ids: Tensor, mask: Tensor) -> Tensor:
-        x = one_hot_acgt(input_ids, mask)
+        # N and padding are all-zero columns: they add nothing to a placement's score
+        x = (one_hot_from_ids(input_ids) * mask.bool()[..., None]).transpose(1, 2)
         scores = []
         for width in self.widths:
             weight = getattr(self, f"weight_{width}").to(x.dtype)
             both = F.conv1d(x, weight, padding=width - 1).amax(-1)
             n = weight.shape[0] // 2
-            scores.append(torch.maximum(both[:, :n], both[:, n:]) / getattr(self, f"best_{width}"))
+            best = weight[:n].amax(1).sum(1)  # encode.motifs.best_score of each forward matrix
+            scores.append(torch.maximum(both[:, :n], both[:, n:]) / best)
         return torch.cat(scores, dim=1)
 
 
-__all__ = ["MotifScanner", "one_hot_acgt"]
+__all__ = ["MotifScanner"]
