@@ -25,7 +25,10 @@ class _KeptBytes(io.BytesIO):
 
 
 def run_subprocess(
-    *args, stdin: str | None = None, env: Mapping[str, str] | None = None
+    *args,
+    stdin: str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "dnaseq_cli", *map(str, args)],
@@ -33,6 +36,7 @@ def run_subprocess(
         text=True,
         input=stdin,
         env=None if env is None else dict(env),
+        timeout=timeout,
     )
 
 

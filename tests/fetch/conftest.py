@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import re
 import socket
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from dnaseq_runner import run_in_process
+from dnaseq_runner import run_in_process, run_subprocess
 
 _RANGE = re.compile(r"bytes=(\d+)-$")
 
@@ -107,13 +105,7 @@ def _run_cli(*args, env=None):
     """In this process; a subprocess when the test sets the environment (read at import time)."""
     if env is None:
         return run_in_process(*args)
-    return subprocess.run(
-        [sys.executable, "-m", "dnaseq_cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return run_subprocess(*args, env=env, timeout=120)
 
 
 @pytest.fixture

@@ -2,14 +2,13 @@
 `--run` training two backbones, and the error paths."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from dnaseq_runner import run_in_process
+from dnaseq_runner import run_subprocess as run_cli
 
-from dnaseq_cli.cli.app import main
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.report.compare import MEASURED, read_run
 from dnaseq_cli.report.paper_table import PAPER_COLUMNS
@@ -19,26 +18,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PAPER_ACCURACIES = ("87.5", "91.2", "89.8", "89.2")
 
 
-def run_cli(*args):
-    """The real command in a fresh process (exit code and streams as a user sees them)."""
-    return subprocess.run(
-        [sys.executable, "-m", "dnaseq_cli", *map(str, args)], capture_output=True, text=True
-    )
-
-
 @pytest.fixture
-def invoke(capsys):
+def invoke():
     """The same entry point in this process: much faster for the many table-only calls."""
-
-    def call(*args) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main([str(arg) for arg in args])
-        captured = capsys.readouterr()
-        code = exit_info.value.code or 0
-        return subprocess.CompletedProcess(args, code, captured.out, captured.err)
-
-    return call
+    return run_in_process
 
 
 @pytest.fixture(scope="module")
