@@ -3,21 +3,36 @@
 A backbone is an nn.Module class registered under a name, constructed from keyword config, with
 class attribute `encoding` (the input encoding it reads: "char", "kmer3", "graph", ...) and a
 `config_dict()` method returning the keyword config that rebuilds it.
+
+Loading checks a folder before trusting it, because a checkpoint is user data that can be cut short
+by a full disk, edited by hand or damaged in a copy: every config.json field is checked by type and
+range (unknown fields are refused, since a typo would otherwise be ignored silently), the weights
+file is compared with the sha256 recorded when dnaseq wrote it, and the tensors must fit the model
+the config describes. Each problem is an :class:`~dnaseq_cli.errors.InputError` naming the file and
+the field, so the CLI reports it on one line instead of a traceback or silently wrong scores.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import importlib
+import inspect
 import json
+import math
+import re
+import types
+import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from dnaseq_cli.atomic import normal_mode
+from dnaseq_cli.errors import InputError
 
 _REGISTRY: dict[str, type[nn.Module]] = {}
 _BUILTIN = (
@@ -30,6 +45,15 @@ _BUILTIN = (
 )  # imported lazily: they import this module to register
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
 RUN_CHECKPOINT_DIR = "checkpoint"  # where `dnaseq train` puts the best checkpoint in a run folder
+#: config.json key holding the sha256 of model.safetensors (absent in folders written before it).
+WEIGHTS_HASH_KEY = "weights_sha256"
+#: Backbones whose constructor takes ``**config``: the dataclass that lists their config fields.
+_CONFIG_CLASSES = {"caduceus": ("dnaseq_cli.models.caduceus.model", "CaduceusConfig")}
+TASKS = ("backbone", "sequence_classification", "masked_lm")
+DATA_TASKS = ("binary", "multiclass", "regression", "masked_lm")
+_ENCODING = re.compile(r"^(char|kmer[1-6])$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SIGNED = {"seed"}  # numeric config fields that may be negative
 
 
 def checkpoint_in(path: Path) -> Path:
@@ -132,6 +156,15 @@ def load_state_dict_tied(model: nn.Module, state: dict[str, torch.Tensor]) -> No
         raise KeyError(f"missing weights: {real_missing[:5]}")
 
 
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks (weights can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def save_checkpoint(
     model: nn.Module, folder: str | Path, data: dict[str, Any] | None = None
 ) -> Path:
@@ -139,29 +172,447 @@ def save_checkpoint(
 
     ``data`` describes what the model reads and predicts (task, class names, window length, stored
     encoding); it goes under the ``"data"`` key so predict and vep can use a checkpoint on its own.
+    The config records the weights' sha256 so that loading notices damaged or swapped weights; the
+    weights are written first, so the config's hash always describes the file next to it.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     spec = _spec(model)
     if data is not None:
         spec["data"] = data
-    (folder / CONFIG_NAME).write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
-    save_file({k: v.cpu() for k, v in unique_state_dict(model).items()}, str(folder / WEIGHTS_NAME))
+    weights = folder / WEIGHTS_NAME
+    save_file({k: v.cpu() for k, v in unique_state_dict(model).items()}, str(weights))
     # safetensors writes 0600; checkpoints are outputs to share like any other
-    normal_mode(folder / WEIGHTS_NAME)
+    normal_mode(weights)
+    spec[WEIGHTS_HASH_KEY] = file_sha256(weights)
+    (folder / CONFIG_NAME).write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
     return folder
 
 
-def load_checkpoint(folder: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild a model saved by `save_checkpoint` (or an HF Caduceus folder) in eval mode."""
-    folder = Path(folder)
-    spec = json.loads((folder / CONFIG_NAME).read_text())
-    if spec.get("format") != "dnaseq":
-        if spec.get("model_type") == "caduceus":
-            from .caduceus.hf_format import load_hf_checkpoint
+# -- config.json checks -------------------------------------------------------------------------
 
-            return load_hf_checkpoint(folder, map_location=map_location)
-        raise ValueError(f"{folder / CONFIG_NAME}: not a dnaseq checkpoint (no 'format': 'dnaseq')")
-    model = _from_spec(spec)
-    load_state_dict_tied(model, load_file(str(folder / WEIGHTS_NAME), device=str(map_location)))
+
+def _shown(value: Any) -> str:
+    """A JSON value as the user wrote it, with its JSON type, kept short for a one-line message."""
+    kind = {bool: "a boolean", str: "a string", list: "a list", dict: "an object"}.get(
+        type(value), "null" if value is None else "a number"
+    )
+    text = json.dumps(value, sort_keys=True)
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return text if value is None else f"{text} ({kind})"
+
+
+def field_error(path: Path, field: str, problem: str) -> NoReturn:
+    """Raise the one-line error for a bad config.json field: ``FILE: field "F" PROBLEM``."""
+    raise InputError(f'field "{field}" {problem}', path=path)
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """``folder/config.json`` as a JSON object (a usage error when missing, unreadable or not JSON)."""
+    path = Path(folder) / CONFIG_NAME
+    try:
+        spec = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(
+            f"not a checkpoint folder: {CONFIG_NAME} is missing", path=folder
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read the file: {error}", path=path) from None
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
+            "the file is truncated or was edited by hand",
+            path=path,
+        ) from None
+    if not isinstance(spec, dict):
+        raise InputError(f"expected a JSON object, got {_shown(spec)}", path=path)
+    return spec
+
+
+def _hint_text(hint: Any, plural: bool = False) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        texts = (_hint_text(a, plural) for a in typing.get_args(hint))
+        return " or ".join(dict.fromkeys(texts))
+    if hint is type(None):
+        return "null"
+    if origin in (list, tuple):
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return f"a list of {_hint_text(args[0], plural=True)}" if args else "a list"
+    singular = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    several = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
+    if hint is dict or origin is dict:
+        return "objects" if plural else "an object"
+    return (several if plural else singular).get(hint, str(hint))
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a (simple) type hint; hints it does not know are accepted."""
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (list, tuple) or hint in (list, tuple):
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        if not isinstance(value, list):
+            return False
+        return not args or all(_matches(v, args[0]) for v in value)
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    return True
+
+
+def _check_range(path: Path, field: str, value: Any) -> None:
+    """Numbers must be finite (JSON readers accept NaN), sizes not negative, dropouts below 1."""
+    name = field.rsplit(".", 1)[-1]
+    numbers = value if isinstance(value, list) else [value]
+    for number in numbers:
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            continue
+        if not math.isfinite(number):
+            field_error(path, field, f"must be a finite number, got {_shown(value)}")
+        if isinstance(value, list) and number < 1:
+            field_error(path, field, f"must list positive numbers, got {_shown(value)}")
+        if number < 0 and name not in _SIGNED:
+            field_error(path, field, f"must not be negative, got {_shown(value)}")
+        if "dropout" in name and number >= 1:
+            field_error(path, field, f"is a dropout rate and must be below 1, got {_shown(value)}")
+
+
+def check_fields(
+    obj: Any,
+    hints: dict[str, Any],
+    path: Path,
+    prefix: str,
+    *,
+    required: tuple[str, ...] = (),
+    allow_unknown: bool = False,
+    ranges: bool = False,
+) -> dict[str, Any]:
+    """Check the object at ``prefix`` (``""`` for the top level) against ``{key: type hint}``.
+
+    Unknown keys are refused unless ``allow_unknown`` (formats with bookkeeping keys, like
+    Hugging Face's); required keys must be present; every known key must fit its hint, and with
+    ``ranges`` (model sizes and rates) be finite, not negative, and below 1 for a dropout.
+    """
+    where = prefix or "(top level)"
+    if not isinstance(obj, dict):
+        field_error(path, where, f"must be a JSON object, got {_shown(obj)}")
+    dotted = f"{prefix}." if prefix else ""
+    unknown = sorted(set(obj) - set(hints))
+    if unknown and not allow_unknown:
+        field_error(
+            path,
+            dotted + unknown[0],
+            f"is not a known field here (known: {', '.join(sorted(hints))}); "
+            "was it misspelt or written by another program?",
+        )
+    for key in required:
+        if key not in obj:
+            field_error(path, dotted + key, "is missing")
+    for key, hint in hints.items():
+        if key not in obj:
+            continue
+        value = obj[key]
+        if not _matches(value, hint):
+            field_error(path, dotted + key, f"must be {_hint_text(hint)}, got {_shown(value)}")
+        if ranges:
+            _check_range(path, dotted + key, value)
+    return obj
+
+
+def _signature_hints(func: Callable[..., Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Keyword parameters of ``func`` with their type hints, and those without a default."""
+    hints = typing.get_type_hints(func)
+    params = [
+        p
+        for p in inspect.signature(func).parameters.values()
+        if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    fields = {p.name: hints.get(p.name, Any) for p in params}
+    return fields, tuple(p.name for p in params if p.default is inspect.Parameter.empty)
+
+
+def config_fields(backbone: str) -> dict[str, Any]:
+    """``{field: type hint}`` of a backbone's constructor config (what config.json may hold)."""
+    if backbone in _CONFIG_CLASSES:
+        module, name = _CONFIG_CLASSES[backbone]
+        cls = getattr(importlib.import_module(module), name)
+        hints = typing.get_type_hints(cls)
+        return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls)}
+    return _signature_hints(get(backbone).__init__)[0]
+
+
+def check_data(
+    data: Any, path: Path, prefix: str = "data", n_out: int | None = None
+) -> dict[str, Any]:
+    """Check a ``data`` section (what the model reads and predicts) against its head's outputs.
+
+    Every key is optional (folders from older versions or tests record less); what is there must
+    be right, and class names must match the number of outputs, or predictions would be labelled
+    with the wrong class (or a class the model cannot predict).
+    """
+    hints = {
+        "task": str,
+        "classes": list[str | int],
+        "window_length": int,
+        "stored_encoding": str,
+        "model_encoding": str,
+    }
+    check_fields(data, hints, path, prefix)
+    task = data.get("task")
+    if task is not None and task not in DATA_TASKS:
+        field_error(
+            path, f"{prefix}.task", f"must be one of {', '.join(DATA_TASKS)}, got {_shown(task)}"
+        )
+    window = data.get("window_length")
+    if window is not None and window < 1:
+        field_error(
+            path, f"{prefix}.window_length", f"must be a positive integer, got {_shown(window)}"
+        )
+    if "model_encoding" in data and not _ENCODING.match(data["model_encoding"]):
+        field_error(
+            path,
+            f"{prefix}.model_encoding",
+            f"must be char or kmer1..kmer6, got {_shown(data['model_encoding'])}",
+        )
+    if "stored_encoding" in data:
+        from dnaseq_cli.encode import ENCODINGS
+
+        if data["stored_encoding"] not in ENCODINGS:
+            field_error(
+                path,
+                f"{prefix}.stored_encoding",
+                f"must be one of {', '.join(ENCODINGS)}, got {_shown(data['stored_encoding'])}",
+            )
+    classes = data.get("classes")
+    if classes is not None and len({str(c) for c in classes}) != len(classes):
+        field_error(path, f"{prefix}.classes", f"lists a class twice: {_shown(classes)}")
+    if n_out is None:
+        return data
+    if task == "masked_lm":
+        field_error(
+            path, f"{prefix}.task", "is masked_lm but the checkpoint has a classification head"
+        )
+    expected = {"binary": 2, "regression": 1}.get(task or "")
+    if expected is not None and n_out != expected:
+        field_error(
+            path,
+            f"{prefix}.task",
+            f"is {task}, which needs {_outputs(expected)}, but the head has {_outputs(n_out)}",
+        )
+    if classes and len(classes) != n_out:
+        field_error(
+            path,
+            f"{prefix}.classes",
+            f"lists {len(classes)} classes but the model's head has {_outputs(n_out)} "
+            "(head.n_out and the weights); the labels would not match the scores",
+        )
+    if task == "multiclass" and n_out < 2:
+        field_error(path, f"{prefix}.task", f"is multiclass but the head has {n_out} output")
+    return data
+
+
+def _outputs(n: int) -> str:
+    return f"{n} output" if n == 1 else f"{n} outputs"
+
+
+def checkpoint_kind(spec: dict[str, Any], path: Path) -> str:
+    """``"dnaseq"``, ``"ensemble"`` or ``"hf"`` (a Hugging Face Caduceus folder), from config.json."""
+    fmt = spec.get("format")
+    if fmt == "dnaseq":
+        return "dnaseq"
+    if fmt == "dnaseq-ensemble":
+        return "ensemble"
+    if fmt is None and spec.get("model_type") == "caduceus":
+        return "hf"
+    if fmt is not None:
+        field_error(path, "format", f"must be dnaseq or dnaseq-ensemble, got {_shown(fmt)}")
+    raise InputError(
+        'not a dnaseq checkpoint (no "format": "dnaseq") nor a Hugging Face Caduceus folder '
+        '(no "model_type": "caduceus")',
+        path=path,
+    )
+
+
+def check_spec(spec: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Check a dnaseq checkpoint's config.json (``path``) field by field; returns it unchanged."""
+    from .heads import SequenceHead
+
+    top = {
+        "format": str,
+        "task": str,
+        "backbone": str,
+        "config": dict[str, Any],
+        "head": dict[str, Any],
+        "conjoin_train": bool,
+        "data": dict[str, Any],
+        WEIGHTS_HASH_KEY: str,
+    }
+    check_fields(spec, top, path, "", required=("format", "task", "backbone", "config"))
+    if spec["format"] != "dnaseq":
+        field_error(path, "format", f"must be dnaseq, got {_shown(spec['format'])}")
+    task = spec["task"]
+    if task not in TASKS:
+        field_error(path, "task", f"must be one of {', '.join(TASKS)}, got {_shown(task)}")
+    names = available()
+    if spec["backbone"] not in names:
+        field_error(
+            path,
+            "backbone",
+            f"names no known backbone ({', '.join(names)}), got {_shown(spec['backbone'])}",
+        )
+    check_fields(spec["config"], config_fields(spec["backbone"]), path, "config", ranges=True)
+    n_out = None
+    if task == "sequence_classification":
+        if "head" not in spec:
+            field_error(path, "head", "is missing (task is sequence_classification)")
+        hints, required = _signature_hints(SequenceHead.__init__)
+        check_fields(spec["head"], hints, path, "head", required=required, ranges=True)
+        for key in ("hidden_size", "n_out"):
+            if spec["head"][key] < 1:
+                field_error(
+                    path, f"head.{key}", f"must be a positive integer, got {spec['head'][key]}"
+                )
+        n_out = spec["head"]["n_out"]
+    elif "head" in spec:
+        field_error(path, "head", f"is only for task sequence_classification (task is {task})")
+    digest = spec.get(WEIGHTS_HASH_KEY)
+    if digest is not None and not _SHA256.match(digest):
+        field_error(
+            path, WEIGHTS_HASH_KEY, f"must be 64 lowercase hex digits, got {_shown(digest)}"
+        )
+    if "data" in spec:
+        data = check_data(spec["data"], path, n_out=n_out)
+        if task == "masked_lm" and data.get("task", "masked_lm") != "masked_lm":
+            field_error(
+                path,
+                "data.task",
+                f"must be masked_lm for a masked_lm checkpoint, got {_shown(data['task'])}",
+            )
+        wanted = _encoding_of(spec["backbone"], spec["config"])
+        if "model_encoding" in data and data["model_encoding"] != wanted:
+            field_error(
+                path,
+                "data.model_encoding",
+                f"is {data['model_encoding']}, but a {spec['backbone']} model with this config reads {wanted}",
+            )
+    return spec
+
+
+def _encoding_of(backbone: str, config: dict[str, Any]) -> str:
+    from .factory import encoding_of
+
+    return encoding_of(backbone, config)
+
+
+# -- weights checks -----------------------------------------------------------------------------
+
+
+def verify_weights(folder: Path, spec: dict[str, Any], name: str = WEIGHTS_NAME) -> Path:
+    """The weights file, once it exists, is not empty and matches the sha256 in config.json.
+
+    Folders written before the hash was recorded have none and are only checked for presence."""
+    weights = Path(folder) / name
+    if not weights.is_file():
+        raise InputError(f"{name} is missing next to {CONFIG_NAME}", path=folder)
+    if weights.stat().st_size == 0:
+        raise InputError(
+            "the weights file is empty (0 bytes); it was not written completely", path=weights
+        )
+    recorded = spec.get(WEIGHTS_HASH_KEY)
+    if recorded is not None:
+        actual = file_sha256(weights)
+        if actual != recorded:
+            raise InputError(
+                f"sha256 is {actual[:16]}..., but {CONFIG_NAME} records {WEIGHTS_HASH_KEY} "
+                f"{recorded[:16]}...: the weights are damaged or belong to another model",
+                path=weights,
+            )
+    return weights
+
+
+def read_safetensors(weights: Path, map_location: str | torch.device) -> dict[str, torch.Tensor]:
+    """Tensors of a safetensors file; a truncated or damaged file is a usage error naming it."""
+    try:
+        state = load_file(str(weights), device=str(map_location))
+    except Exception as error:  # safetensors raises its own error type, or OSError
+        detail = " ".join(str(error).split())
+        raise InputError(
+            f"not a readable safetensors file ({detail}); it is truncated or damaged",
+            path=weights,
+        ) from None
+    check_finite(state, weights)
+    return state
+
+
+def check_finite(state: dict[str, torch.Tensor], weights: Path) -> None:
+    """NaN or infinite weights give NaN or saturated scores: refuse them (damage, not a model)."""
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise InputError(
+                f"tensor {key} holds NaN or infinite values; the weights are damaged",
+                path=weights,
+            )
+
+
+def load_weights_into(model: nn.Module, state: dict[str, torch.Tensor], weights: Path) -> None:
+    """Load ``state`` into ``model`` with errors that say which tensor does not fit."""
+    expected = model.state_dict()
+    for key, tensor in state.items():
+        if key in expected and tuple(expected[key].shape) != tuple(tensor.shape):
+            fields = '"head"' if key.startswith("head.") else '"config"'
+            raise InputError(
+                f"tensor {key} has shape {list(tensor.shape)}, but {CONFIG_NAME} (its {fields} "
+                f"fields) describes a model where it is {list(expected[key].shape)}; the weights "
+                "do not belong to this config",
+                path=weights,
+            )
+    try:
+        load_state_dict_tied(model, state)
+    except KeyError as error:
+        raise InputError(
+            f"{error.args[0]}; the weights do not belong to the model {CONFIG_NAME} describes",
+            path=weights,
+        ) from None
+
+
+def load_checkpoint(folder: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild a model saved by `save_checkpoint` (or an HF Caduceus folder) in eval mode.
+
+    Raises :class:`InputError` naming the file and the field for anything wrong with the folder.
+    """
+    folder = Path(folder)
+    spec = read_config(folder)
+    config_file = folder / CONFIG_NAME
+    kind = checkpoint_kind(spec, config_file)
+    if kind == "hf":
+        from .caduceus.hf_format import load_hf_checkpoint
+
+        return load_hf_checkpoint(folder, map_location=map_location)
+    if kind == "ensemble":
+        raise InputError(
+            "this is an ensemble folder; load one of its members/NAME folders", path=config_file
+        )
+    check_spec(spec, config_file)
+    weights = verify_weights(folder, spec)
+    try:
+        model = _from_spec(spec)
+    except (TypeError, ValueError, AssertionError, RuntimeError, InputError) as error:
+        detail = " ".join((error.reason if isinstance(error, InputError) else str(error)).split())
+        raise InputError(
+            f'field "config" does not build a {spec["backbone"]} model: {detail}', path=config_file
+        ) from None
+    load_weights_into(model, read_safetensors(weights, map_location), weights)
     return model.to(map_location).eval()

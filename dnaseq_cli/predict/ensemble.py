@@ -28,7 +28,17 @@ from torch import Tensor, nn
 
 from dnaseq_cli.atomic import atomic_directory
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.models.registry import CONFIG_NAME, WEIGHTS_NAME, checkpoint_in
+from dnaseq_cli.models.registry import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    check_data,
+    check_fields,
+    check_spec,
+    checkpoint_in,
+    field_error,
+    read_config,
+    verify_weights,
+)
 
 ENSEMBLE_FORMAT = "dnaseq-ensemble"
 COMBINE = "mean_probability"
@@ -143,19 +153,77 @@ def member_encoding(spec: dict[str, Any]) -> str:
 
 
 def _member_spec(folder: Path) -> dict[str, Any]:
-    """A member's config.json, checked to be a dnaseq classifier checkpoint."""
-    try:
-        spec = json.loads((folder / CONFIG_NAME).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(f"cannot read {CONFIG_NAME}: {error}", path=folder) from None
+    """A member's config.json, checked to be a sound dnaseq classifier checkpoint (fields and
+    weights hash), so that a damaged member is reported before it is copied into an ensemble."""
+    spec = read_config(folder)
     if spec.get("format") != "dnaseq" or spec.get("task") != "sequence_classification":
         raise InputError(
             "ensemble members must be dnaseq classifier checkpoints (from dnaseq train)",
             path=folder,
         )
+    check_spec(spec, folder / CONFIG_NAME)
     task = (spec.get("data") or {}).get("task")
     if task not in ("binary", "multiclass"):
         raise InputError(f"ensemble members must be classifiers (task {task!r})", path=folder)
+    verify_weights(folder, spec)
+    return spec
+
+
+def check_ensemble_spec(spec: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Check an ensemble's config.json (``path``) field by field; returns it unchanged.
+
+    The members' own folders are checked when they are loaded (:func:`load_ensemble`)."""
+    top = {
+        "format": str,
+        "combine": str,
+        "members": list[dict],
+        "data": dict,
+        "calibration": dict,
+    }
+    check_fields(spec, top, path, "", required=("format", "members"))
+    if spec["format"] != ENSEMBLE_FORMAT:
+        field_error(path, "format", f"must be {ENSEMBLE_FORMAT}, got {spec['format']!r}")
+    if spec.get("combine", COMBINE) != COMBINE:
+        field_error(path, "combine", f"must be {COMBINE}, got {spec['combine']!r}")
+    if not spec["members"]:
+        field_error(path, "members", "is empty; an ensemble needs at least one member")
+    member_hints = {"name": str, "path": str, "weight": float, "calibration": dict}
+    names = set()
+    for i, entry in enumerate(spec["members"]):
+        where = f"members[{i}]"
+        check_fields(entry, member_hints, path, where, required=("name", "path"))
+        weight = entry.get("weight", 1.0)
+        if not (math.isfinite(weight) and weight > 0):
+            field_error(path, f"{where}.weight", f"must be a positive number, got {weight}")
+        relative = Path(entry["path"])
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            field_error(
+                path,
+                f"{where}.path",
+                f"must be a folder inside the ensemble, got {entry['path']!r}",
+            )
+        if entry["name"] in names:
+            field_error(path, f"{where}.name", f"repeats the member name {entry['name']!r}")
+        names.add(entry["name"])
+        if "calibration" in entry:
+            hints = {"scale": float, "bias": float}
+            check_fields(
+                entry["calibration"], hints, path, f"{where}.calibration", required=tuple(hints)
+            )
+            for key in hints:
+                if not math.isfinite(entry["calibration"][key]):
+                    field_error(path, f"{where}.calibration.{key}", "must be a finite number")
+    if len({"calibration" in entry for entry in spec["members"]}) > 1:
+        field_error(path, "members", "gives calibration for some members only")
+    if "calibration" in spec:
+        hints = {"method": str, "dataset": str, "split": str, "records": int}
+        check_fields(spec["calibration"], hints, path, "calibration")
+    if "data" in spec:
+        data = check_data(spec["data"], path)
+        if data.get("task") not in (None, "binary", "multiclass"):
+            field_error(path, "data.task", f"must be binary or multiclass, got {data['task']!r}")
+        if data.get("model_encoding", "char") != "char":
+            field_error(path, "data.model_encoding", "must be char (members convert it themselves)")
     return spec
 
 
@@ -276,30 +344,71 @@ def build_ensemble(
 
 
 def load_ensemble(folder: Path, spec: dict[str, Any], device: torch.device) -> EnsembleClassifier:
-    """Rebuild an ensemble folder's members on ``device`` (eval mode)."""
+    """Rebuild an ensemble folder's members on ``device`` (eval mode).
+
+    Each member is a checkpoint folder and is checked as one (fields, weights hash); it must also
+    read the window and predict the classes the ensemble's config.json records."""
     from dnaseq_cli.models.registry import load_checkpoint
 
+    config_file = folder / CONFIG_NAME
+    check_ensemble_spec(spec, config_file)
+    data = spec.get("data") or {}
     members, encodings, weights, calibration = [], [], [], []
-    for entry in spec.get("members") or []:
+    for entry in spec["members"]:
         path = folder / entry["path"]
+        if not (path / CONFIG_NAME).is_file():
+            raise InputError(
+                f"ensemble member {entry['name']!r} is missing ({entry['path']}/{CONFIG_NAME})",
+                path=config_file,
+            )
+        member_spec = read_config(path)
         try:
-            member_spec = json.loads((path / CONFIG_NAME).read_text())
-            members.append(load_checkpoint(path, map_location=device))
-        except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as error:
+            model = load_checkpoint(path, map_location=device)
+        except (OSError, ValueError, KeyError, RuntimeError) as error:
             raise InputError(
                 f"cannot load ensemble member {entry['path']}: {error}", path=folder
             ) from None
+        _check_member_fits(member_spec, data, path / CONFIG_NAME, model, config_file)
+        members.append(model)
         encodings.append(member_encoding(member_spec))
         weights.append(float(entry.get("weight", 1.0)))
         if "calibration" in entry:
             calibration.append((float(entry["calibration"]["scale"]),
                                 float(entry["calibration"]["bias"])))  # fmt: skip
-    if not members:
-        raise InputError("the ensemble lists no members", path=folder / "config.json")
-    if calibration and len(calibration) != len(members):
-        raise InputError("calibration is given for some members only", path=folder / "config.json")
+    if calibration and any(m.head.score.out_features != 2 for m in members):
+        field_error(config_file, "members", "gives Platt calibration, which is for binary members")
     model = EnsembleClassifier(members, encodings, weights, calibration or None)
     return model.to(device).eval()
+
+
+def _check_member_fits(
+    member: dict[str, Any], data: dict[str, Any], path: Path, model: nn.Module, config_file: Path
+) -> None:
+    """A member must be a classifier that agrees with the ensemble's config.json (``config_file``)
+    on window, classes and task: the ensemble's record is what predict labels its scores with."""
+    from dnaseq_cli.models.heads import SequenceClassifier
+
+    if not isinstance(model, SequenceClassifier):
+        field_error(path, "task", "must be sequence_classification for an ensemble member")
+    own = member.get("data") or {}
+    where = (
+        f"member {path.parent.name} ({path.parent.parent.name}/{path.parent.name}/{CONFIG_NAME})"
+    )
+    for key in ("window_length", "classes", "task"):
+        if key in own and key in data and own[key] != data[key]:
+            field_error(
+                config_file,
+                f"data.{key}",
+                f"is {data[key]!r}, but {where} records {own[key]!r}; members must agree with it",
+            )
+    classes = data.get("classes")
+    n_out = model.head.score.out_features
+    if classes and len(classes) != n_out:
+        field_error(
+            config_file,
+            "data.classes",
+            f"lists {len(classes)} classes, but {where} has {n_out} outputs",
+        )
 
 
 __all__ = [
@@ -307,6 +416,7 @@ __all__ = [
     "EnsembleClassifier",
     "MemberSource",
     "build_ensemble",
+    "check_ensemble_spec",
     "checked_members",
     "checkpoint_folder",
     "fit_calibration",

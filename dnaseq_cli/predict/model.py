@@ -6,7 +6,6 @@ strand-averaged and batched the same way for both (and the same way training eva
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -74,27 +73,51 @@ def resolve_model_path(model: str | Path | None) -> Path:
 
 
 def _read_info(path: Path, window: int | None) -> tuple[ModelInfo, dict]:
-    try:
-        spec = json.loads((path / "config.json").read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(f"cannot read config.json: {error}", path=path) from None
+    """What the folder's config.json says the model reads and predicts, once its fields are checked.
+
+    ``--window`` gives the window of a model that records none (a Hugging Face folder); for a
+    model that records one it may only repeat it: a model trained on 500-bp windows scores
+    1000-bp windows without complaint, but the scores mean nothing."""
+    from dnaseq_cli.models.caduceus.hf_format import check_hf_config
+    from dnaseq_cli.models.registry import (
+        CONFIG_NAME,
+        check_spec,
+        checkpoint_kind,
+        field_error,
+        read_config,
+    )
+    from dnaseq_cli.predict.ensemble import check_ensemble_spec
+
+    spec = read_config(path)
+    config_file = path / CONFIG_NAME
+    kind = checkpoint_kind(spec, config_file)
+    {"dnaseq": check_spec, "ensemble": check_ensemble_spec, "hf": check_hf_config}[kind](
+        spec, config_file
+    )
     data = spec.get("data") or {}
-    hf_caduceus = spec.get("model_type") == "caduceus"
-    backbone = "caduceus" if hf_caduceus else spec.get("backbone", "?")
-    if is_ensemble(spec):
-        backbone = "ensemble of " + ", ".join(m.get("name", "?") for m in spec.get("members", []))
+    backbone = "caduceus" if kind == "hf" else spec.get("backbone", "?")
+    if kind == "ensemble":
+        backbone = "ensemble of " + ", ".join(m["name"] for m in spec["members"])
     if spec.get("task") == "masked_lm":
         task = "masked_lm"
     else:
         task = data.get("task") or "binary"
-    length = window or data.get("window_length")
+    recorded = data.get("window_length")
+    if window is not None and recorded is not None and window != recorded:
+        field_error(
+            config_file,
+            "data.window_length",
+            f"is {recorded}: the model reads {recorded}-bp windows, so --window {window} "
+            f"cannot be used with it (leave --window out, or give --window {recorded})",
+        )
+    length = recorded if recorded is not None else window
     if length is None:
         raise InputError(
             "the checkpoint does not record its window length (a Hugging Face or older folder); "
             "pass --window N",
             path=path,
         )
-    encoding = data.get("model_encoding") or ("char" if hf_caduceus else None)
+    encoding = data.get("model_encoding") or ("char" if kind != "dnaseq" else None)
     if encoding is None:
         from dnaseq_cli.models.factory import encoding_of
 
