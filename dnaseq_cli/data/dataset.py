@@ -33,6 +33,7 @@ RECORDS_FILE = "records.tsv"
 TOKENS_FILE = "tokens.npy"
 MANIFEST_FILE = "manifest.json"
 _NPY_HEADER_BYTES = 128
+_HASH_ELEMENTS = 1 << 22  # token values hashed per chunk (32 MiB as uint64)
 
 
 @dataclass
@@ -47,6 +48,25 @@ class Dataset:
     def split(self, name: str) -> np.ndarray:
         """Row indices of one split."""
         return np.flatnonzero(self.records["split"].to_numpy() == name)
+
+
+def window_keys(tokens: np.ndarray) -> np.ndarray:
+    """A 64-bit hash per token row: equal rows (identical windows) get equal keys.
+
+    Why: finding windows shared between splits must not load a larger-than-memory ``tokens.npy``;
+    rows are hashed in chunks of the memory map. The hash is a sum of tokens times fixed random
+    odd 64-bit multipliers (wrapping), so two different rows collide with probability ~2**-57:
+    good enough for a warning.
+    """
+    rows, width = tokens.shape[0], int(np.prod(tokens.shape[1:], dtype=np.int64))
+    multipliers = np.random.default_rng(0x5EED).integers(0, 2**63, width, dtype=np.uint64) * 2 + 1
+    keys = np.empty(rows, dtype=np.uint64)
+    step = max(1, _HASH_ELEMENTS // max(width, 1))
+    with np.errstate(over="ignore"):
+        for start in range(0, rows, step):
+            chunk = np.asarray(tokens[start : start + step]).reshape(-1, width)
+            keys[start : start + len(chunk)] = (chunk.astype(np.uint64) * multipliers).sum(axis=1)
+    return keys
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:

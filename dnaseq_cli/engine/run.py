@@ -8,7 +8,8 @@ Run folder layout::
     checkpoint/            best model: config.json + model.safetensors (dnaseq checkpoint folder)
     test_metrics.json/.tsv final metrics of the best checkpoint on the test split
     test_predictions.tsv   per-window probabilities on the test split
-    last_state.pt          optimiser/scheduler/RNG state for --resume
+    last_state.pt          optimiser/scheduler/RNG state for --resume (tensors and plain values:
+                           read with torch.load(weights_only=True), so loading runs no code)
     training_curve.png     loss and validation metrics per epoch; roc.png, pr.png (binary tasks)
 
 ``--task mlm`` runs write the same folder with a MaskedLM checkpoint and masked-token loss, accuracy
@@ -18,6 +19,7 @@ and perplexity as metrics (no test_predictions.tsv). Under torchrun only rank 0 
 from __future__ import annotations
 
 import json
+import logging
 import resource
 import shlex
 import sys
@@ -32,14 +34,29 @@ import pandas as pd
 import torch
 
 from dnaseq_cli.atomic import atomic_path
-from dnaseq_cli.data.dataset import Dataset
+from dnaseq_cli.data.dataset import Dataset, window_keys
+from dnaseq_cli.data.splits import describe_sizes, shared_across_splits, split_sizes
 from dnaseq_cli.engine.distributed import SINGLE, Dist
-from dnaseq_cli.engine.trainer import MLM_TASK, STATE_FILE, TrainConfig, Trainer, seed_everything
+from dnaseq_cli.engine.trainer import (
+    MLM_TASK,
+    STATE_FILE,
+    TrainConfig,
+    Trainer,
+    monitor_key,
+    read_state,
+    seed_everything,
+)
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.models.registry import RUN_CHECKPOINT_DIR
+from dnaseq_cli.report.metrics import describe_not_finite, not_finite
 from dnaseq_cli.report.plots import run_plots
 
+logger = logging.getLogger(__name__)
+
 CHECKPOINT_DIR = RUN_CHECKPOINT_DIR
+#: fewer test windows than this: the test metrics are too noisy to compare runs (warning)
+MIN_TEST_RECORDS = 30
+_SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
 
 
 @dataclass
@@ -61,15 +78,113 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _check_split_sizes(dataset: Dataset) -> None:
+    """Every split holds windows: an empty validation split selects no epoch, an empty test split
+    reports ``n 0`` and NaN metrics."""
+    sizes = split_sizes(dataset.records["split"].to_numpy())
+    empty = [_SPLIT_NAMES[name] for name, count in sizes.items() if count == 0]
+    if empty:
+        raise InputError(
+            f"the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty "
+            f"({describe_sizes(sizes)} windows): give more records or larger --val-fraction / "
+            "--test-fraction (or --test-chroms with records on them)",
+            path=dataset.path,
+        )
+
+
+def _label_counts(dataset: Dataset, rows: np.ndarray | None = None) -> pd.Series:
+    """Windows per class name (labelled rows only), largest first."""
+    records = dataset.records if rows is None else dataset.records.iloc[rows]
+    index = records["label_index"].to_numpy()
+    names = np.asarray(dataset.manifest["classes"], dtype=object)
+    counts = pd.Series(names[index[index >= 0]]).value_counts()
+    return counts.sort_values(ascending=False, kind="stable")
+
+
+def _describe_counts(counts: pd.Series, limit: int = 8) -> str:
+    shown = ", ".join(f"{name} {count}" for name, count in counts.head(limit).items())
+    return shown + (f", ... ({len(counts) - limit} more)" if len(counts) > limit else "")
+
+
+def _check_singleton_classes(dataset: Dataset) -> None:
+    """Most classes with a single window means an ID or measurement column, not classes: such a
+    class can be in train or in test, never in both (checked before the split sizes, which it
+    empties)."""
+    counts = _label_counts(dataset)
+    singles = int((counts == 1).sum())
+    if 2 * singles > len(counts):
+        raise InputError(
+            f"{singles} of {len(counts)} label classes have a single record "
+            f"({_describe_counts(counts)}): a class needs records to learn from and to test on; "
+            "is the label column a name or a measurement rather than a class?",
+            path=dataset.path,
+        )
+
+
+def _check_held_out_classes(dataset: Dataset) -> None:
+    """A validation or test split of one class has no AUROC (NaN): say so before training."""
+    counts = _label_counts(dataset)
+    for split in ("val", "test"):
+        held_out = _label_counts(dataset, dataset.split(split))
+        if len(held_out) < 2:
+            raise InputError(
+                f"the {_SPLIT_NAMES[split]} split holds a single class "
+                f"({_describe_counts(held_out)}; all windows: {_describe_counts(counts)}): its "
+                "AUROC would be NaN; use a random split or hold out other chromosomes",
+                path=dataset.path,
+            )
+
+
+def _check_regression_labels(dataset: Dataset) -> None:
+    """A held-out split whose values are all equal has no correlation or R^2 (NaN)."""
+    for split in ("val", "test"):
+        values = pd.to_numeric(dataset.records.iloc[dataset.split(split)]["label"], errors="coerce")
+        values = values.dropna()
+        if len(values) and values.nunique() < 2:
+            raise InputError(
+                f"every label of the {_SPLIT_NAMES[split]} split is {values.iloc[0]:g} "
+                f"({len(values)} windows): its Pearson, Spearman and R^2 would be NaN",
+                path=dataset.path,
+            )
+
+
+def warn_about_splits(dataset: Dataset) -> None:
+    """One warning each for a test split too small to measure and for windows shared by splits.
+
+    Why: both make the reported test metrics look better or surer than they are, without
+    stopping a run that may still be useful (a quick experiment, a deliberate duplicate)."""
+    split = dataset.records["split"].to_numpy()
+    sizes = split_sizes(split)
+    if sizes["test"] < MIN_TEST_RECORDS:
+        logger.warning(
+            "the test split holds %d windows (under %d; %s): its metrics are too noisy to "
+            "compare runs",
+            sizes["test"], MIN_TEST_RECORDS, describe_sizes(sizes),
+        )  # fmt: skip
+    shared = shared_across_splits(window_keys(dataset.tokens), split)
+    if any(shared.values()):
+        logger.warning(
+            "identical windows in more than one split: %s (%s): held-out metrics overstate how "
+            "the model does on new sequences; deduplicate the input or split by chromosome",
+            ", ".join(
+                f"{count} {later} window{'s' if count != 1 else ''} also in {earlier}"
+                for pair, count in shared.items()
+                if count
+                for later, earlier in [pair.split("/")]
+            ),
+            describe_sizes(sizes),
+        )
+
+
 def check_trainable(dataset: Dataset, objective: str | None = None) -> None:
     """Refuse datasets that cannot train a classifier: clear message instead of a crash later.
 
-    ``objective == "masked_lm"`` needs sequences only: labels, if any, are ignored."""
+    ``objective == "masked_lm"`` needs sequences only: labels, if any, are ignored. Every check
+    runs before the model is built, so a run that could only end in NaN metrics never starts."""
     task = dataset.manifest["task"]
     where = dataset.path
     if objective == MLM_TASK:
-        if len(dataset.split("train")) == 0:
-            raise InputError("the train split is empty", path=where)
+        _check_split_sizes(dataset)
         return
     if task == "unlabelled":
         raise InputError(
@@ -82,12 +197,17 @@ def check_trainable(dataset: Dataset, objective: str | None = None) -> None:
             f"only one class ({dataset.manifest['classes'][0]}) in the labels: nothing to learn",
             path=where,
         )
-    for split in ("train", "val", "test"):
-        if split == "train" and len(dataset.split(split)) == 0:
-            raise InputError("the train split is empty", path=where)
+    classification = task in ("binary", "multiclass")
+    if classification:
+        _check_singleton_classes(dataset)
+    _check_split_sizes(dataset)
     train_labels = dataset.records.loc[dataset.split("train"), "label"]
-    if task in ("binary", "multiclass") and train_labels.nunique() < 2:
+    if classification and train_labels.nunique() < 2:
         raise InputError("the train split holds a single class", path=where)
+    if classification:
+        _check_held_out_classes(dataset)
+    if task == "regression":
+        _check_regression_labels(dataset)
 
 
 def checkpoint_data_of(
@@ -162,13 +282,22 @@ def train_run(
     dist.barrier()  # every rank has checked the folder before rank 0 writes into it
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+    saved = None
     if resume:
         # The interrupted run's settings win: a different schedule would not reproduce the run.
-        saved = torch.load(state_path, map_location="cpu", weights_only=False)["config"]
-        config = TrainConfig(**saved)
+        saved = read_state(state_path)  # tensors and plain values only: loading runs no code
+        try:
+            config = TrainConfig(**saved["config"])
+        except TypeError as error:
+            raise InputError(
+                f"{STATE_FILE} holds settings this dnaseq does not know ({error})", path=state_path
+            ) from None
+    task = objective or dataset.manifest["task"]
+    monitor_key(config, task)  # an unknown --monitor stops the run here
+    if dist.is_main:  # after the checks that stop the run: warnings only for runs that start
+        warn_about_splits(dataset)
     _reset_peak_memory(device)
     seed_everything(config.seed)
-    task = objective or dataset.manifest["task"]
     n_out = 1 if task == "regression" else len(dataset.manifest.get("classes") or [])
     model = build_model(n_out)
     init_record = None
@@ -181,8 +310,8 @@ def train_run(
         model, dataset, encoding=encoding, config=config, device=device, rc_fn=rc_fn, dist=dist,
         task=objective,
     )  # fmt: skip
-    if resume:
-        trainer.load_state(state_path)
+    if saved is not None:
+        trainer.restore(saved, state_path)
     if dist.is_main:
         _write_run_config(
             run_dir, dataset, model_spec=model_spec, parameters=parameters, config=config,
@@ -272,9 +401,17 @@ def _finish(
         metrics = trainer.evaluate(trainer.test_rows)
         outputs, labels = np.empty((0,)), np.empty((0,))
     else:
-        outputs, labels, _ = trainer.predict(trainer.test_rows)
-        metrics = trainer.evaluate(trainer.test_rows)
+        outputs, labels, loss = trainer.predict(trainer.test_rows)
+        metrics = trainer.metrics_of(outputs, labels, loss)
     infer_seconds = time.perf_counter() - started
+    bad = not_finite(metrics)
+    if bad:  # a report with NaN in it reads as a result; there is none
+        raise InputError(
+            f"test metrics of the best epoch ({state.best_epoch + 1}) are not finite: "
+            f"{describe_not_finite(bad, metrics, task)} ({len(trainer.test_rows)} test windows); "
+            "no test_metrics.json written",
+            path=run_dir,
+        )
     metrics.update(
         best_epoch=state.best_epoch + 1,
         epochs_run=state.epoch,

@@ -12,8 +12,10 @@ broadcasts the validation metrics so every rank takes the same best/early-stoppi
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +28,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
+from dnaseq_cli.atomic import atomic_path
 from dnaseq_cli.engine.augment import (
     AugmentedRows,
     item_labels,
@@ -46,12 +49,32 @@ from dnaseq_cli.engine.losses import make_loss
 from dnaseq_cli.engine.mlm import mask_tokens, masked_nll
 from dnaseq_cli.engine.schedule import warmup_cosine
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.report.metrics import classification_metrics, regression_metrics
+from dnaseq_cli.report.metrics import (
+    classification_metrics,
+    describe_not_finite,
+    not_finite,
+    regression_metrics,
+)
 
 STATE_FILE = "last_state.pt"
+#: 2: no pickled Python objects besides tensors and plain values (loads with weights_only=True);
+#: 1 (unnumbered): numpy RNG state as an array, settings as dicts
+STATE_FORMAT = 2
 MLM_TASK = "masked_lm"
 #: validation metrics copied into metrics_per_epoch.tsv (``val_`` prefix) when a task has them
 ROW_METRICS = ("accuracy", "f1", "f1_macro", "auroc", "mcc", "pearson", "mse", "perplexity")
+_COMMON = ("loss", "neg_loss")
+_CLASSIFICATION = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "mcc", "auroc",
+                   "auprc")  # fmt: skip
+#: validation metrics --monitor may name, per task
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "binary": (*_CLASSIFICATION, "precision", "recall", "f1", *_COMMON),
+    "multiclass": (*_CLASSIFICATION, *_COMMON),
+    "regression": ("mse", "mae", "pearson", "spearman", "r2", *_COMMON),
+    MLM_TASK: ("accuracy", "perplexity", *_COMMON),
+}
+#: monitored metrics where lower is better (their negation is maximised)
+LOWER_IS_BETTER = frozenset({"loss", "mse", "mae", "perplexity"})
 
 
 @dataclass
@@ -106,6 +129,7 @@ class TrainState:
     step: int = 0
     best_score: float = -math.inf
     best_epoch: int = -1
+    best_loss: float = math.inf  # validation loss of the best epoch: breaks ties of the score
     epochs_without_improvement: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str = ""  # epochs, early_stopping or time_limit, once fit returns
@@ -118,9 +142,124 @@ def seed_everything(seed: int) -> None:
 
 
 def monitor_key(config: TrainConfig, task: str) -> str:
-    if config.monitor != "auto":
-        return config.monitor
-    return {"binary": "auroc", "multiclass": "accuracy"}.get(task, "neg_loss")
+    """The validation metric that picks the best epoch; an unknown name is an InputError (it would
+    otherwise select on the training loss without saying so)."""
+    if config.monitor == "auto":
+        return {"binary": "auroc", "multiclass": "accuracy"}.get(task, "neg_loss")
+    key = config.monitor.removeprefix("val_")
+    choices = TASK_METRICS.get(task)
+    if choices is not None and key not in choices:
+        raise InputError(
+            f"--monitor {config.monitor!r} is not a validation metric of a {task} task; "
+            f"choose auto or one of {', '.join(choices)}"
+        )
+    return key
+
+
+def _numpy_array_globals() -> list[Any]:
+    """What a format-1 state needs besides tensors: its numpy RNG key array (uint32).
+
+    Safe to allow: an array is rebuilt from its raw bytes, and any object inside one would still
+    need its own global, which stays refused. Written under numpy 2 or numpy 1 (other module name).
+    """
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct
+    allowed: list[Any] = [_reconstruct, np.ndarray, np.dtype]
+    if tuple(int(part) for part in torch.__version__.split(".")[:2]) >= (2, 6):  # aliases
+        for name in ("numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct"):
+            if name != f"{_reconstruct.__module__}._reconstruct":
+                allowed.append((_reconstruct, name))
+    uint32 = getattr(getattr(np, "dtypes", None), "UInt32DType", None)  # numpy >= 1.25
+    return allowed if uint32 is None else [*allowed, uint32]
+
+
+def _allowing_numpy_arrays() -> contextlib.AbstractContextManager:
+    safe_globals = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
+    return (
+        contextlib.nullcontext() if safe_globals is None else safe_globals(_numpy_array_globals())
+    )
+
+
+def _plain(value: Any) -> Any:
+    """JSON for numpy scalars that end up in the history (they are not plain Python values)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _load_error(path: Path, error: Exception) -> InputError:
+    """One line on why ``torch.load`` failed: a refused pickled global, or not a state file."""
+    text = str(error)
+    refused = re.search(r"Unsupported global: GLOBAL (\S+?)\.? was not an allowed", text)
+    if refused:
+        reason = (
+            f"it asks to unpickle {refused.group(1)}, which is not a tensor or plain value; "
+            "dnaseq does not load such objects (unpickling them could run code)"
+        )
+    else:
+        detail = text.split("WeightsUnpickler error:", 1)[-1]  # torch's long preamble dropped
+        first = next((line.strip() for line in detail.splitlines() if line.strip()), "")
+        first = first.split(". ")[0][:160] or "the file ends early"
+        reason = f"it is not a readable training state ({type(error).__name__}: {first})"
+    return InputError(
+        f"cannot resume from {path.name}: {reason}; start the run again with --force", path=path
+    )
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """The saved training state of ``path`` (tensors on the CPU), loaded without running code.
+
+    ``torch.load(weights_only=True)`` refuses every pickled global but tensors and plain values, so
+    a planted ``last_state.pt`` cannot execute anything. Settings and history come back as dicts,
+    the numpy and Python RNG states as what their ``set_state`` functions take. A file that cannot
+    be read or is not a training state is an :class:`InputError` naming it.
+    """
+    path = Path(path)
+    try:
+        with _allowing_numpy_arrays():
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated, garbage, refused globals: all "cannot resume"
+        raise _load_error(path, error) from None
+    try:
+        if int(saved.get("format", 1)) > STATE_FORMAT:
+            raise InputError(
+                f"{path.name} was written by a newer dnaseq (state format {saved['format']})",
+                path=path,
+            )
+        state, config, rng = saved["state"], saved["config"], saved["rng"]
+        state = json.loads(state) if isinstance(state, str) else dict(state)
+        config = json.loads(config) if isinstance(config, str) else dict(config)
+        numpy_rng = rng["numpy"]
+        if isinstance(numpy_rng, dict):
+            numpy_rng = (
+                str(numpy_rng["bit_generator"]),
+                np.asarray(numpy_rng["keys"], dtype=np.uint32),
+                int(numpy_rng["pos"]),
+                int(numpy_rng["has_gauss"]),
+                float(numpy_rng["cached_gaussian"]),
+            )
+        version, internal, gauss = rng["python"]
+        python_rng = (int(version), tuple(int(v) for v in internal), gauss)
+        if not isinstance(rng["torch"], torch.Tensor):
+            raise TypeError("the torch RNG state is not a tensor")
+        for part in ("model", "optimizer", "scheduler"):
+            if not isinstance(saved[part], dict):
+                raise TypeError(f"{part} is not a state dict")
+    except InputError:
+        raise
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise InputError(
+            f"{path.name} is not a dnaseq training state ({type(error).__name__}: {error})",
+            path=path,
+        ) from None
+    return {
+        **saved,
+        "state": state,
+        "config": config,
+        "rng": {"torch": rng["torch"], "numpy": numpy_rng, "python": python_rng},
+    }
 
 
 def averaged_copy(model: nn.Module, decay: float) -> AveragedModel:
@@ -162,6 +301,7 @@ class Trainer:
         task: str | None = None,
     ) -> None:
         """``task`` overrides the dataset's (``masked_lm``: labels are ignored)."""
+        self.monitor = monitor_key(config, task or dataset.manifest["task"])  # before any work
         self.model = model.to(device)
         self.dist = dist
         # what training steps call (DDP or the model)
@@ -204,7 +344,6 @@ class Trainer:
         steps = self.steps_per_epoch() * config.epochs
         self.scheduler = warmup_cosine(self.optimizer, steps, int(config.warmup_fraction * steps))
         self.state = TrainState()
-        self.monitor = monitor_key(config, self.task)
         if not 0.0 <= config.ema < 1.0:
             raise InputError(f"--ema must be in [0, 1), got {config.ema}")
         # validation, checkpoints and the test use the averaged weights when --ema is on
@@ -407,7 +546,10 @@ class Trainer:
     def evaluate(self, rows: WindowRows) -> dict[str, Any]:
         if self.mlm:
             return self.evaluate_mlm(rows)
-        outputs, labels, loss = self.predict(rows)
+        return self.metrics_of(*self.predict(rows))
+
+    def metrics_of(self, outputs: np.ndarray, labels: np.ndarray, loss: float) -> dict[str, Any]:
+        """The task's metrics of :meth:`predict`'s outputs (so the test split is scored once)."""
         if len(labels) == 0:
             return {"n": 0, "loss": float("nan")}
         if self.task == "regression":
@@ -420,31 +562,58 @@ class Trainer:
 
     # -- checkpoints ------------------------------------------------------------------------
     def save_state(self, path: Path) -> None:
-        torch.save(
-            {
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
-                "ema": None if self.ema is None else self.ema.state_dict(),
-                "state": asdict(self.state),
-                "config": asdict(self.config),
-                "rng": {
-                    "torch": torch.get_rng_state(),
-                    "numpy": np.random.get_state(),
-                    "python": random.getstate(),
+        """Tensors and plain values only (settings and history as JSON text), so that
+        :func:`read_state` loads it with ``weights_only=True``; replaced atomically, so an
+        interruption while saving leaves the previous epoch's state to resume from."""
+        name, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)
+        version, internal, gauss_next = random.getstate()
+        state = {
+            "format": STATE_FORMAT,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "ema": None if self.ema is None else self.ema.state_dict(),
+            "state": json.dumps(asdict(self.state), default=_plain),
+            "config": json.dumps(asdict(self.config), default=_plain),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "numpy": {
+                    "bit_generator": str(name),
+                    "keys": [int(k) for k in keys],
+                    "pos": int(pos),
+                    "has_gauss": int(has_gauss),
+                    "cached_gaussian": float(gauss),
                 },
+                "python": [int(version), [int(v) for v in internal], gauss_next],
             },
-            path,
-        )
+        }
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
 
     def load_state(self, path: Path) -> None:
-        saved = torch.load(path, map_location=self.device, weights_only=False)
-        self.model.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        self.scheduler.load_state_dict(saved["scheduler"])
-        if self.ema is not None:
-            self.ema.load_state_dict(saved["ema"])
-        self.state = TrainState(**saved["state"])
+        self.restore(read_state(path), Path(path))
+
+    def restore(self, saved: dict[str, Any], path: Path) -> None:
+        """Continue from a :func:`read_state` result; one that does not fit this model (another
+        backbone, size or task) is an InputError naming ``path``."""
+        try:
+            self.model.load_state_dict(saved["model"])
+            self.optimizer.load_state_dict(saved["optimizer"])
+            self.scheduler.load_state_dict(saved["scheduler"])
+            if self.ema is not None:
+                if saved.get("ema") is None:
+                    raise ValueError("the state has no --ema average")
+                self.ema.load_state_dict(saved["ema"])
+            state = TrainState(**saved["state"])
+        except (KeyError, RuntimeError, TypeError, ValueError) as error:
+            first = (str(error).strip().splitlines() or [""])[0][:200]
+            raise InputError(
+                f"{path.name} does not fit this run's model and settings ({first})", path=path
+            ) from None
+        if "best_loss" not in saved["state"]:  # format 1: the best epoch's row holds its loss
+            best = [row for row in state.history if row.get("best")]
+            state.best_loss = float(best[-1]["val_loss"]) if best else math.inf
+        self.state = state
         torch.set_rng_state(saved["rng"]["torch"])
         np.random.set_state(saved["rng"]["numpy"])
         random.setstate(saved["rng"]["python"])
@@ -461,6 +630,8 @@ class Trainer:
         epoch is started that would, at the pace so far, end past it); ``save_best`` is called on
         each new best."""
         config = self.config
+        if not len(self.val_rows):
+            raise InputError("the validation split is empty: no epoch can be selected")
         fit_started, epochs_here = time.perf_counter(), 0
         self.state.stop_reason = ""
         while self.state.epoch < config.epochs and not self._stopped_early():
@@ -476,15 +647,15 @@ class Trainer:
             seconds = time.perf_counter() - started
             metrics = None
             if self.dist.is_main:  # the full validation split, on one rank
-                metrics = self.evaluate(self.val_rows) if len(self.val_rows) else {}
+                metrics = self.evaluate(self.val_rows)
             metrics = self.dist.broadcast(metrics)
-            score = metrics.get(self.monitor, -train_loss)
-            if score is None or (isinstance(score, float) and math.isnan(score)):
-                score = -metrics.get("loss", train_loss)
-            improved = score > self.state.best_score
+            self._check_finite(epoch, train_loss, metrics)
+            score, val_loss = self.score(metrics), float(metrics["loss"])
+            improved = self.better(score, val_loss)
             if improved:
-                self.state.best_score = float(score)
+                self.state.best_score = score
                 self.state.best_epoch = epoch
+                self.state.best_loss = val_loss
                 self.state.epochs_without_improvement = 0
                 if self.dist.is_main:
                     save_best(self.scoring_model)
@@ -511,6 +682,30 @@ class Trainer:
         if not self.state.stop_reason:
             self.state.stop_reason = "early_stopping" if self._stopped_early() else "epochs"
         return self.state
+
+    def score(self, metrics: dict[str, Any]) -> float:
+        """The monitored validation metric, oriented so that higher is better."""
+        value = float(metrics[self.monitor])
+        return -value if self.monitor in LOWER_IS_BETTER else value
+
+    def better(self, score: float, val_loss: float) -> bool:
+        """A new best epoch: a higher score, or the same score with a lower validation loss.
+
+        Why: AUROC or accuracy on a small validation split often ties between epochs; keeping the
+        first one kept, e.g., an early epoch that called every window positive.
+        """
+        best = self.state
+        return score > best.best_score or (score == best.best_score and val_loss < best.best_loss)
+
+    def _check_finite(self, epoch: int, train_loss: float, metrics: dict[str, Any]) -> None:
+        """NaN or infinite validation metrics are an InputError: no epoch is chosen on them."""
+        bad = not_finite({"train_loss": train_loss, **{f"val_{k}": v for k, v in metrics.items()}})
+        if bad:
+            raise InputError(
+                f"epoch {epoch + 1}: metrics are not finite: "
+                + describe_not_finite(bad, metrics, self.task)
+                + f" ({len(self.val_rows)} validation windows); nothing is saved for this epoch"
+            )
 
     def _stopped_early(self) -> bool:
         patience = self.config.patience

@@ -177,3 +177,37 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
         "spearman": pearson(ranks(y_true), ranks(y_pred)),
         "r2": float(1 - (residual**2).sum() / variance) if variance > 0 else float("nan"),
     }
+
+
+def not_finite(metrics: dict[str, Any]) -> dict[str, float]:
+    """The scalar metrics that are NaN or infinite (no report may hold them)."""
+    return {
+        key: float(value)
+        for key, value in metrics.items()
+        if isinstance(value, (float, np.floating)) and not np.isfinite(value)
+    }
+
+
+def describe_not_finite(bad: dict[str, float], metrics: dict[str, Any], task: str) -> str:
+    """'auroc nan, auprc nan (the split holds a single class (1 12))': what was not finite, and
+    the usual reason, for an error message (keys may carry a ``val_`` prefix)."""
+    names = {key.removeprefix("val_") for key in bad}
+    listed = ", ".join(
+        f"{key} {value}"
+        for key, value in bad.items()
+        if not (key.endswith("neg_loss") and key.replace("neg_", "") in bad)  # the same number
+    )
+    reasons = []
+    if {"loss", "train_loss", "neg_loss"} & names:
+        if metrics.get("masked_tokens") == 0:
+            reasons.append("no position of these windows could be masked")
+        else:
+            reasons.append("the loss diverged: try a lower --lr or --precision fp32")
+    if {"auroc", "auprc"} & names:
+        support = metrics.get("support") or {}
+        present = {name: count for name, count in support.items() if count}
+        counts = ", ".join(f"{name} {count}" for name, count in present.items())
+        reasons.append(f"the split holds a single class ({counts})" if counts else "one class")
+    if {"pearson", "spearman", "r2"} & names and task == "regression":
+        reasons.append("the labels or the predictions are constant")
+    return listed + (f" ({'; '.join(reasons)})" if reasons else "")

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from dnaseq_cli.engine.trainer import averaged_copy
+from dnaseq_cli.engine.trainer import averaged_copy, read_state
 
 from .test_train import run_cli, small_dataset  # noqa: F401  (fixture)
 
@@ -46,7 +46,7 @@ def test_train_with_ema_saves_and_tests_the_averaged_weights(small_dataset, tmp_
         "--batch-size", "8", "--ema", "0.9", "--device", "cpu", "--quiet",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    state = torch.load(run / "last_state.pt", weights_only=False)
+    state = read_state(run / "last_state.pt")
     saved = load_file(run / "checkpoint" / "model.safetensors")
     live, averaged = state["model"], {k.removeprefix("module."): v for k, v in state["ema"].items()}
     weight = "head.score.weight"
