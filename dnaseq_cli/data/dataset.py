@@ -225,7 +225,12 @@ def load_dataset(path: str | Path) -> Dataset:
     records = pd.read_csv(
         folder / RECORDS_FILE, sep="\t", dtype={"label": str}, keep_default_na=False
     )
-    tokens = np.load(folder / TOKENS_FILE, mmap_mode="r")
+    try:  # allow_pickle=False: an object array would unpickle (run) code; numbers only
+        tokens = np.load(folder / TOKENS_FILE, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise InputError(
+            f"tokens.npy is not a readable token array ({error})", path=folder / TOKENS_FILE
+        ) from None
     if tokens.shape[0] != len(records):
         raise InputError(
             f"tokens.npy has {tokens.shape[0]} rows but records.tsv has {len(records)}", path=folder

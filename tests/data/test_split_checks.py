@@ -1,16 +1,20 @@
-"""What the training checks read from the splits: sizes, shared windows, regression strata."""
+"""What the training checks read from a dataset: split sizes, shared windows, regression strata,
+and a tokens.npy that holds numbers only."""
 
 from collections import Counter
 
 import numpy as np
+import pytest
 
-from dnaseq_cli.data.dataset import window_keys
+from dnaseq_cli.data.dataset import load_dataset, window_keys
+from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
 from dnaseq_cli.data.splits import (
     describe_sizes,
     shared_across_splits,
     split_sizes,
     stratified_split,
 )
+from dnaseq_cli.errors import InputError
 
 
 def test_split_sizes_name_every_split_even_when_empty():
@@ -50,3 +54,28 @@ def test_regression_values_are_split_by_quantile_bins_not_one_stratum_per_value(
 def test_integer_labels_stay_classes():
     split = stratified_split(["1"] * 10 + ["2"] * 10, val_fraction=0.1, test_fraction=0.1, seed=0)
     assert Counter(split) == {"train": 16, "val": 2, "test": 2}
+
+
+class _WritesMarker:
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_tokens_file_holding_pickled_objects_is_refused(tmp_path):
+    table = tmp_path / "t.tsv"
+    table.write_text("seq\tlabel\n" + "ACGTACGTAA\t0\nACGTTTGTAA\t1\n" * 5)
+    dataset = preprocess(PreprocessOptions(inputs=[table]), tmp_path / "d")
+    tokens = dataset.path / "tokens.npy"
+    marker = tmp_path / "pwned"
+    objects = np.empty(len(dataset.records), dtype=object)
+    objects[:] = [_WritesMarker(marker)] * len(objects)
+    np.save(tokens, objects, allow_pickle=True)
+    with pytest.raises(InputError, match="tokens.npy is not a readable token array") as error:
+        load_dataset(dataset.path)
+    assert str(tokens) in str(error.value) and not marker.exists()
+    tokens.write_bytes(b"\x93NUMPY truncated")
+    with pytest.raises(InputError, match="tokens.npy is not a readable token array"):
+        load_dataset(dataset.path)
