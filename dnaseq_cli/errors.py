@@ -44,3 +44,21 @@ class InputError(DnaseqError):
             where.append(f"record '{self.record}'")
         prefix = ", ".join(where)
         return f"{prefix}: {self.reason}" if prefix else self.reason
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP (what batch schedulers and closed terminals send).
+
+    Raised in the main thread by the CLI's signal handler so that every ``with`` block unwinds as it
+    does for Ctrl-C: temporary files and folders are removed. Not an ``Exception``, so that no
+    ``except Exception`` swallows it. The process exits with 128 + the signal number.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.message = ""  # what was kept, if anything: said after "terminated by SIGTERM"
+        super().__init__(signum)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

@@ -6,11 +6,15 @@ other failures exit 1. ``--debug`` (or ``DNASEQ_DEBUG=1``) shows the traceback i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+from collections.abc import Iterator
 
 import typer
+from typer._click import exceptions as click_exceptions
 
 from dnaseq_cli import __version__
 from dnaseq_cli.cli import compare as compare_cmd
@@ -21,7 +25,7 @@ from dnaseq_cli.cli import preprocess as preprocess_cmd
 from dnaseq_cli.cli import train as train_cmd
 from dnaseq_cli.cli import vep as vep_cmd
 from dnaseq_cli.cli.console import stderr_console
-from dnaseq_cli.errors import DnaseqError
+from dnaseq_cli.errors import DnaseqError, Terminated
 
 app = typer.Typer(
     name="dnaseq",
@@ -74,22 +78,66 @@ def _debug_requested(argv: list[str]) -> bool:
     return "--debug" in argv or os.environ.get("DNASEQ_DEBUG", "") not in ("", "0")
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app and map exceptions to messages and exit codes.
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
-    Usage errors are handled by Typer itself (message + exit 2); dnaseq's own errors are caught here.
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _signals_unwind() -> Iterator[None]:
+    """SIGTERM/SIGHUP unwind the stack like Ctrl-C, so temporary outputs are removed."""
+    previous = {}
+    with contextlib.suppress(ValueError):  # not the main thread: leave the handlers alone
+        for signum in TERMINATING_SIGNALS:
+            previous[signum] = signal.signal(signum, _raise_terminated)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _usage_line(error: click_exceptions.UsageError) -> str:
+    """Click's usage error as one line: 'dnaseq predict: error: Invalid value for ...'."""
+    command = error.ctx.command_path if error.ctx is not None else "dnaseq"
+    message = " ".join(error.format_message().split())
+    return f"{command}: error: {message} (see '{command} --help')"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and map exceptions to one-line messages and exit codes.
+
+    Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input, 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP.
     """
     args = sys.argv[1:] if argv is None else argv
     debug = _debug_requested(args)
     try:
-        app(args=args, prog_name="dnaseq")
+        with _signals_unwind():
+            code = app(args=args, prog_name="dnaseq", standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click_exceptions.UsageError as error:
+        if debug:
+            raise
+        _print_error(_usage_line(error))
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        _print_error("dnaseq: aborted")
+        sys.exit(1)
     except KeyboardInterrupt:
-        stderr.print("dnaseq: interrupted")
+        _print_error("dnaseq: interrupted")
         sys.exit(130)
+    except Terminated as error:
+        said = f": {error.message}" if error.message else ""
+        _print_error(f"dnaseq: terminated by {signal.Signals(error.signum).name}{said}")
+        sys.exit(error.exit_code)
     except DnaseqError as error:
         if debug:
             raise
-        stderr.print(f"dnaseq: error: {error}", markup=False, highlight=False, soft_wrap=True)
+        _print_error(f"dnaseq: error: {error}")
         sys.exit(error.exit_code)
     except BrokenPipeError:
         sys.stderr.close()
@@ -97,10 +145,15 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:  # noqa: BLE001 - last line of defence for a CLI
         if debug:
             raise
-        stderr.print(
-            f"dnaseq: internal error: {type(error).__name__}: {error} (rerun with --debug for details)",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
+        _print_error(
+            f"dnaseq: internal error: {type(error).__name__}: {error} (rerun with --debug for details)"
         )
         sys.exit(1)
+    if isinstance(code, int) and code != 0:
+        if code == 130:
+            _print_error("dnaseq: interrupted")
+        sys.exit(code)
+
+
+def _print_error(text: str) -> None:
+    stderr.print(text, markup=False, highlight=False, soft_wrap=True)

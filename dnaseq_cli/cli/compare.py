@@ -7,15 +7,16 @@ dataset under one budget and seed, then writes and prints the measured table.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from dnaseq_cli.cli.checks import at_least_one, non_negative
 from dnaseq_cli.cli.console import stderr_console
 from dnaseq_cli.errors import InputError
+from dnaseq_cli.output import check_folder_output, output_directory
 from dnaseq_cli.report.compare import (
     FORMATS,
     MEASURED,
@@ -57,12 +58,21 @@ def compare(
         ALL_BACKBONES, "--backbones", help="Comma-separated backbones to train with --run."
     ),
     size: str = typer.Option("tiny", "--size", help="Model size preset for --run."),
-    epochs: int = typer.Option(10, "--epochs", help="Maximum epochs per backbone (--run)."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Sequences per batch (--run)."),
-    max_steps: int | None = typer.Option(
-        None, "--max-steps-per-epoch", help="Cap optimiser steps per epoch (--run)."
+    epochs: int = typer.Option(
+        10, "--epochs", callback=at_least_one, help="Maximum epochs per backbone (--run)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed shared by every backbone (--run)."),
+    batch_size: int = typer.Option(
+        32, "--batch-size", callback=at_least_one, help="Sequences per batch (--run)."
+    ),
+    max_steps: int | None = typer.Option(
+        None,
+        "--max-steps-per-epoch",
+        callback=at_least_one,
+        help="Cap optimiser steps per epoch (--run).",
+    ),
+    seed: int = typer.Option(
+        0, "--seed", callback=non_negative, help="Seed shared by every backbone (--run)."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N] (--run)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --output folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages (--run)."),
@@ -138,11 +148,7 @@ def _train_all(
     quiet: bool,
 ) -> list[Path]:
     """Train each backbone into ``output/<backbone>/``; return the run folders."""
-    from dnaseq_cli.data.dataset import MANIFEST_FILE, load_dataset
-    from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
-    from dnaseq_cli.engine.compare import train_backbones
     from dnaseq_cli.engine.run import resolve_device
-    from dnaseq_cli.engine.trainer import TrainConfig
     from dnaseq_cli.models import factory
 
     names = [name.strip() for name in backbones.split(",") if name.strip()]
@@ -155,15 +161,29 @@ def _train_all(
     if not dataset_path.exists():
         raise InputError("dataset not found", path=dataset_path)
     device_obj = resolve_device(device)
-    if output.exists() and any(output.iterdir()):
-        if not force:
-            raise InputError("output folder already exists (use --force to replace)", path=output)
-        shutil.rmtree(output)
+    check_folder_output(output, force=force, inputs=[dataset_path])
+    with output_directory(output, force=force, inputs=[dataset_path]) as building:
+        return _train_into(
+            building, output, dataset_path, names, size=size, epochs=epochs,
+            batch_size=batch_size, max_steps=max_steps, seed=seed, device=device_obj, quiet=quiet,
+        )  # fmt: skip
+
+
+def _train_into(
+    building: Path, output: Path, dataset_path: Path, names: list[str], *, size: str,
+    epochs: int, batch_size: int, max_steps: int | None, seed: int, device, quiet: bool,
+) -> list[Path]:  # fmt: skip
+    """Train every backbone into ``building`` (which becomes ``output`` when all are done)."""
+    from dnaseq_cli.data.dataset import MANIFEST_FILE, load_dataset
+    from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
+    from dnaseq_cli.engine.compare import train_backbones
+    from dnaseq_cli.engine.trainer import TrainConfig
+
     if (dataset_path / MANIFEST_FILE).is_file():
         dataset = load_dataset(dataset_path)
     else:
         options = PreprocessOptions(inputs=[dataset_path], seed=seed)
-        dataset = preprocess(options, output / "dataset", overwrite=True)
+        dataset = preprocess(options, building / "dataset", overwrite=True)
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size, max_steps_per_epoch=max_steps, seed=seed
     )
@@ -178,6 +198,6 @@ def _train_all(
             )
 
     results = train_backbones(
-        dataset, output, names, size=size, config=config, device=device_obj, on_start=starting
+        dataset, building, names, size=size, config=config, device=device, on_start=starting
     )
-    return [result.run_dir for result in results]
+    return [output / result.run_dir.name for result in results]

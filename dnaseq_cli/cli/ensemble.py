@@ -9,6 +9,7 @@ import typer
 
 from dnaseq_cli.cli.console import stderr_console
 from dnaseq_cli.errors import InputError
+from dnaseq_cli.output import check_folder_output
 from dnaseq_cli.predict.ensemble import (
     MemberSource,
     build_ensemble,
@@ -74,8 +75,7 @@ def ensemble(
             member_names(folders), folders, parse_weights(weights, len(members)), strict=True
         )
     ]
-    if output.exists() and not force:
-        raise InputError("output folder exists (use --force to replace it)", path=output)
+    check_folder_output(output, force=force, inputs=[*members, calibrate])
     calibration = None
     if calibrate is not None:
         calibration = fit_calibration(sources, calibrate, calibration_split)

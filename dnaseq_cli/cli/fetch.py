@@ -18,6 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from dnaseq_cli.cli.checks import non_negative
 from dnaseq_cli.cli.console import stderr_console
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.fetch.cache import resolve_cache_dir
@@ -108,7 +109,10 @@ def fetch(
         False, "--force", "-f", help="Download again even if present in the cache."
     ),
     retries: int = typer.Option(
-        3, "--retries", min=0, help="Resume an interrupted download this many times."
+        3,
+        "--retries",
+        callback=non_negative,
+        help="Resume an interrupted download this many times.",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or notes."),
 ) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from dnaseq_cli.cli.checks import at_least_one, fraction
 from dnaseq_cli.cli.console import counting_spinner, say, stderr_console
 
 
@@ -34,6 +35,7 @@ def predict(
     stride: int | None = typer.Option(
         None,
         "--stride",
+        callback=at_least_one,
         help="Step between tiled windows of long records (default: half a window).",
     ),
     per_window: bool = typer.Option(
@@ -45,15 +47,24 @@ def predict(
         help="How tiled windows make a record's score: max or mean (multiclass: always mean).",
     ),
     window: int | None = typer.Option(
-        None, "--window", "-w", help="Window length, for checkpoints that do not record it."
+        None,
+        "--window",
+        "-w",
+        callback=at_least_one,
+        help="Window length, for checkpoints that do not record it.",
     ),
     max_n_fraction: float = typer.Option(
-        0.5, "--max-n-fraction", help="Flag records/windows with more N than this fraction."
+        0.5,
+        "--max-n-fraction",
+        callback=fraction(),
+        help="Flag records/windows with more N than this fraction.",
     ),
     harmonise_chroms: bool = typer.Option(
         False, "--harmonise-chroms", help="Map chr1 <-> 1 naming between BED and reference."
     ),
-    batch_size: int = typer.Option(256, "--batch-size", help="Windows per forward pass."),
+    batch_size: int = typer.Option(
+        256, "--batch-size", callback=at_least_one, help="Windows per forward pass."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary on stderr."),
 ) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from dnaseq_cli.cli.checks import at_least_one, fraction, non_negative
 from dnaseq_cli.cli.console import say, show_progress, stderr_console
 from dnaseq_cli.data.preprocess import ENCODING_CHOICES, PreprocessOptions
 from dnaseq_cli.data.preprocess import preprocess as run_preprocess
@@ -39,27 +40,40 @@ def preprocess(
     ),
     name_column: str | None = typer.Option(None, "--name-column", help="Table column with names."),
     window: int | None = typer.Option(
-        None, "--window", "-w", help="Window length in bp (default: the longest record/region)."
+        None,
+        "--window",
+        "-w",
+        callback=at_least_one,
+        help="Window length in bp (default: the longest record/region).",
     ),
-    flank: int = typer.Option(0, "--flank", help="Extra bases added on each side of BED windows."),
+    flank: int = typer.Option(
+        0, "--flank", callback=non_negative, help="Extra bases added on each side of BED windows."
+    ),
     stride: int | None = typer.Option(
-        None, "--stride", help="Tile records longer than --window with this step (default: window)."
+        None,
+        "--stride",
+        callback=at_least_one,
+        help="Tile records longer than --window with this step (default: window).",
     ),
     encoding: str = typer.Option(
         "char", "--encoding", "-e", help=f"Token encoding: {', '.join(ENCODING_CHOICES)}."
     ),
     kmer_stride: int = typer.Option(
-        1, "--kmer-stride", help="1 = overlapping k-mers, k = disjoint."
+        1, "--kmer-stride", callback=at_least_one, help="1 = overlapping k-mers, k = disjoint."
     ),
-    val_fraction: float = typer.Option(0.1, "--val-fraction", help="Validation fraction."),
-    test_fraction: float = typer.Option(0.1, "--test-fraction", help="Test fraction."),
+    val_fraction: float = typer.Option(
+        0.1, "--val-fraction", callback=fraction(below_one=True), help="Validation fraction."
+    ),
+    test_fraction: float = typer.Option(
+        0.1, "--test-fraction", callback=fraction(below_one=True), help="Test fraction."
+    ),
     test_chroms: str | None = typer.Option(
         None, "--test-chroms", help="Hold out these chromosomes for test, e.g. chr8,chr9."
     ),
     val_chroms: str | None = typer.Option(
         None, "--val-chroms", help="Hold out these chromosomes for validation."
     ),
-    seed: int = typer.Option(0, "--seed", help="Random seed for the split."),
+    seed: int = typer.Option(0, "--seed", callback=non_negative, help="Random seed for the split."),
     harmonise_chroms: bool = typer.Option(
         False, "--harmonise-chroms", help="Map chr1 <-> 1 naming between BED and reference."
     ),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -17,10 +16,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from dnaseq_cli.cli.checks import at_least_one, fraction, non_negative
 from dnaseq_cli.cli.console import say, stderr_console
 from dnaseq_cli.data.dataset import MANIFEST_FILE, load_dataset
 from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
-from dnaseq_cli.errors import DnaseqError, InputError
+from dnaseq_cli.errors import DnaseqError, InputError, Terminated
+from dnaseq_cli.output import resumable_directory
 
 
 class TrainingInterrupted(DnaseqError):
@@ -67,18 +68,34 @@ def train(
         "--model-config",
         help="JSON overrides of the backbone config, e.g. '{\"d_model\": 64}'.",
     ),
-    epochs: int = typer.Option(10, "--epochs", help="Maximum number of epochs."),
+    epochs: int = typer.Option(
+        10, "--epochs", callback=at_least_one, help="Maximum number of epochs."
+    ),
     batch_size: int = typer.Option(
         32,
         "--batch-size",
+        callback=at_least_one,
         help="Sequences per optimiser micro-batch, per process: under torchrun with N processes "
         "one optimiser step sees N x batch-size x grad-accum sequences.",
     ),
-    lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (AdamW)."),
-    weight_decay: float = typer.Option(0.01, "--weight-decay", help="AdamW weight decay."),
-    warmup: float = typer.Option(0.05, "--warmup", help="Fraction of steps for linear warmup."),
-    grad_clip: float = typer.Option(1.0, "--grad-clip", help="Gradient norm clip (0: off)."),
-    grad_accum: int = typer.Option(1, "--grad-accum", help="Micro-batches per optimiser step."),
+    lr: float = typer.Option(
+        1e-3, "--lr", callback=non_negative, help="Peak learning rate (AdamW)."
+    ),
+    weight_decay: float = typer.Option(
+        0.01, "--weight-decay", callback=non_negative, help="AdamW weight decay."
+    ),
+    warmup: float = typer.Option(
+        0.05,
+        "--warmup",
+        callback=fraction(below_one=True),
+        help="Fraction of steps for linear warmup.",
+    ),
+    grad_clip: float = typer.Option(
+        1.0, "--grad-clip", callback=non_negative, help="Gradient norm clip (0: off)."
+    ),
+    grad_accum: int = typer.Option(
+        1, "--grad-accum", callback=at_least_one, help="Micro-batches per optimiser step."
+    ),
     precision: str = typer.Option(
         "auto",
         "--precision",
@@ -88,6 +105,7 @@ def train(
     ema: float = typer.Option(
         0.0,
         "--ema",
+        callback=fraction(below_one=True),
         help="Keep an exponential moving average of the weights with this decay per optimiser "
         "step (e.g. 0.995; 0: off) and validate, save and test the averaged weights.",
     ),
@@ -99,7 +117,7 @@ def train(
         "as usual. Not part of the reproducible config (it depends on the machine).",
     ),
     patience: int = typer.Option(
-        3, "--patience", help="Early stopping patience in epochs (0: off)."
+        3, "--patience", callback=non_negative, help="Early stopping patience in epochs (0: off)."
     ),
     monitor: str = typer.Option(
         "auto", "--monitor", help="Validation metric for model selection (auto: AUROC/accuracy)."
@@ -114,6 +132,7 @@ def train(
     shift_augment: int = typer.Option(
         0,
         "--shift-augment",
+        callback=non_negative,
         help="Shift each training window by up to +-N bp. Datasets keep one fixed window per record "
         "(--flank widens it, no separate flanks are stored), so the shift happens inside the "
         "window: bases pushed out are dropped and the N vacated positions become masked padding.",
@@ -121,6 +140,7 @@ def train(
     shuffled_negatives: float = typer.Option(
         0.0,
         "--shuffled-negatives",
+        callback=non_negative,
         help="Add this fraction (of the train split size) of negatives (first class, e.g. 0): "
         "dinucleotide-preserving shuffles of training sequences of the other classes.",
     ),
@@ -130,14 +150,24 @@ def train(
         help="none, or gan: a small WGAN-GP trained on the minority class of the train split adds "
         "samples of that class (enough to balance the classes, or --gan-samples).",
     ),
-    gan_steps: int = typer.Option(300, "--gan-steps", help="Generator steps of the GAN augmenter."),
+    gan_steps: int = typer.Option(
+        300, "--gan-steps", callback=at_least_one, help="Generator steps of the GAN augmenter."
+    ),
     gan_samples: int | None = typer.Option(
-        None, "--gan-samples", help="Number of GAN sequences (default: balance the classes)."
+        None,
+        "--gan-samples",
+        callback=at_least_one,
+        help="Number of GAN sequences (default: balance the classes).",
     ),
     max_steps: int | None = typer.Option(
-        None, "--max-steps-per-epoch", help="Cap optimiser steps per epoch (quick runs)."
+        None,
+        "--max-steps-per-epoch",
+        callback=at_least_one,
+        help="Cap optimiser steps per epoch (quick runs).",
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed for splits, initialisation and data order."),
+    seed: int = typer.Option(
+        0, "--seed", callback=non_negative, help="Seed for splits, initialisation and data order."
+    ),
     device: str = typer.Option(
         "auto",
         "--device",
@@ -150,15 +180,20 @@ def train(
     reference: Path | None = typer.Option(None, "--reference", "-r", help="Reference for BED."),
     label_column: str | None = typer.Option(None, "--label-column", help="Label column."),
     window: int | None = typer.Option(
-        None, "--window", "-w", help="Window length (direct inputs)."
+        None, "--window", "-w", callback=at_least_one, help="Window length (direct inputs)."
     ),
     stride: int | None = typer.Option(
         None,
         "--stride",
+        callback=at_least_one,
         help="Tile records longer than --window with this step (direct inputs; default: window).",
     ),
-    val_fraction: float = typer.Option(0.1, "--val-fraction", help="Validation fraction."),
-    test_fraction: float = typer.Option(0.1, "--test-fraction", help="Test fraction."),
+    val_fraction: float = typer.Option(
+        0.1, "--val-fraction", callback=fraction(below_one=True), help="Validation fraction."
+    ),
+    test_fraction: float = typer.Option(
+        0.1, "--test-fraction", callback=fraction(below_one=True), help="Test fraction."
+    ),
     test_chroms: str | None = typer.Option(None, "--test-chroms", help="Held-out chromosomes."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
@@ -260,26 +295,43 @@ def _train(
     time_limit: float | None, options: PreprocessOptions, settings: dict,
 ) -> None:  # fmt: skip
     """Everything after option parsing; under torchrun it runs on every rank."""
-    from dnaseq_cli.engine.run import resolve_device, train_run
-    from dnaseq_cli.engine.trainer import TrainConfig
-    from dnaseq_cli.models import factory
+    from dnaseq_cli.engine.run import resolve_device
 
     quiet = quiet or not ctx.is_main  # one voice: rank 0's
     console = stderr_console()
-    backbone = spec["backbone"]
-    replace = output.exists() and force and not resume
-    if output.exists() and not force and not resume and any(output.iterdir()):
-        raise InputError(
-            "run folder already exists (use --force to replace or --resume)", path=output
-        )
-    ctx.barrier()  # every rank has looked at the folder before rank 0 changes it
-    if replace and ctx.is_main:
-        shutil.rmtree(output)
+    from dnaseq_cli.engine.run import STATE_FILE
+
     device_obj = resolve_device(device)
+    folder = resumable_directory(
+        output, force=force, resume=resume, inputs=[*inputs, options.reference, init],
+        keep=lambda work: (work / STATE_FILE).is_file(), is_main=ctx.is_main,
+    )  # fmt: skip
+    ctx.barrier()  # every rank has looked at the folder before rank 0 changes it
+    with folder as run_dir:
+        ctx.barrier()  # rank 0 has made the folder
+        _train_in(
+            ctx, inputs, run_dir, output, spec, build_model, objective, init, device_obj,
+            resume, quiet, time_limit, options, settings, console,
+        )  # fmt: skip
+    if not quiet and ctx.is_main:
+        console.print(f"run folder: {output}", highlight=False, markup=False)
+
+
+def _train_in(
+    ctx, inputs: list[Path], run_dir: Path, output: Path, spec: dict, build_model,
+    objective: str | None, init: Path | None, device_obj, resume: bool, quiet: bool,
+    time_limit: float | None, options: PreprocessOptions, settings: dict, console: Console,
+) -> None:  # fmt: skip
+    """Train into ``run_dir`` (the unfinished folder that becomes ``output``)."""
+    from dnaseq_cli.engine.run import train_run
+    from dnaseq_cli.engine.trainer import TrainConfig
+    from dnaseq_cli.models import factory
+
+    backbone = spec["backbone"]
     if len(inputs) == 1 and (inputs[0] / MANIFEST_FILE).is_file():
         dataset = load_dataset(inputs[0])
     else:
-        dataset_dir = output / "dataset"
+        dataset_dir = run_dir / "dataset"
         if resume and (dataset_dir / MANIFEST_FILE).is_file():
             dataset = load_dataset(dataset_dir)
         else:
@@ -313,7 +365,7 @@ def _train(
 
     with progress, _interruptible(output):
         result = train_run(
-            dataset, output, build_model=build_model,
+            dataset, run_dir, build_model=build_model,
             encoding=encoding, rc_fn=factory.rc_function(encoding),
             save_checkpoint=factory.save, load_checkpoint=factory.load, model_spec=spec,
             config=config, device=device_obj, resume=resume, on_epoch=epoch_done, progress=advance,
@@ -337,8 +389,7 @@ def _train(
                 console,
                 f"stopped after epoch {result.test_metrics['epochs_run']}: --max-time reached",
             )
-        _print_synthetic(console, output)
-        console.print(f"run folder: {output}", highlight=False, markup=False)
+        _print_synthetic(console, run_dir)
 
 
 def parse_duration(text: str | None) -> float | None:
@@ -358,16 +409,20 @@ def parse_duration(text: str | None) -> float | None:
 
 @contextlib.contextmanager
 def _interruptible(run_dir: Path):
-    """Ctrl-C: the state of the last finished epoch is already on disk; say how to continue."""
+    """Ctrl-C, SIGTERM, SIGHUP: the last finished epoch is already on disk; say how to continue."""
+    how = (
+        f"the last finished epoch is saved; continue with 'dnaseq train ... -o {run_dir} --resume'"
+    )
     try:
         yield
     except KeyboardInterrupt:
-        raise TrainingInterrupted(
-            f"interrupted: the last finished epoch is saved in {run_dir}; continue with "
-            f"'dnaseq train ... -o {run_dir} --resume'"
-        ) from None
+        raise TrainingInterrupted(f"interrupted: {how}") from None
+    except Terminated as error:
+        error.message = how
+        raise
 
 
+@contextlib.contextmanager
 def _check_augmentation(
     shift: int, shuffled: float, augment: str, gan_steps: int, gan_samples: int | None
 ) -> None:

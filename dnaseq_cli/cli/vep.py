@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from dnaseq_cli.cli.checks import at_least_one
 from dnaseq_cli.cli.console import counting_spinner, say, stderr_console
 
 
@@ -36,9 +37,15 @@ def vep(
         help="Map chr1 <-> 1 naming between VCF and reference (on by default).",
     ),
     window: int | None = typer.Option(
-        None, "--window", "-w", help="Window length, for checkpoints that do not record it."
+        None,
+        "--window",
+        "-w",
+        callback=at_least_one,
+        help="Window length, for checkpoints that do not record it.",
     ),
-    batch_size: int = typer.Option(256, "--batch-size", help="Windows per forward pass."),
+    batch_size: int = typer.Option(
+        256, "--batch-size", callback=at_least_one, help="Windows per forward pass."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary on stderr."),
 ) -> None:

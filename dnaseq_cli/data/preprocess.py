@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dnaseq_cli.atomic import atomic_directory
 from dnaseq_cli.data.dataset import Dataset, write_dataset
 from dnaseq_cli.data.inputs import (
     SequenceWindow,
@@ -20,6 +19,7 @@ from dnaseq_cli.data.inputs import (
 )
 from dnaseq_cli.data.splits import chromosome_split, stratified_split
 from dnaseq_cli.errors import InputError
+from dnaseq_cli.output import check_folder_output, output_directory
 from dnaseq_cli.records import SequenceRecord
 
 _KMER_ENCODING = re.compile(r"^kmer([1-6])$")
@@ -213,10 +213,12 @@ def preprocess(
 ) -> Dataset:
     """Build the dataset folder atomically: on any error nothing is left at ``out_dir``.
 
+    ``overwrite`` (``--force``) replaces an earlier dnaseq folder, never one holding other files
+    or an input (:func:`dnaseq_cli.output.check_folder_output`, checked before any work).
     ``progress(total, ...)`` may return a callback advanced once per encoded window.
     """
-    if out_dir.exists() and not overwrite:
-        raise InputError("output folder already exists (use --force to replace it)", path=out_dir)
+    inputs = [*options.inputs, options.reference]
+    check_folder_output(out_dir, force=overwrite, inputs=inputs)
     if options.window is not None and options.window <= 0:
         raise InputError(f"--window must be positive, got {options.window}")
     encode, _, k = _encoder(options.encoding, options.kmer_stride)
@@ -243,7 +245,7 @@ def preprocess(
     from dnaseq_cli.encode import token_dtype
 
     advance = progress(len(loaded.windows)) if progress else None
-    with atomic_directory(out_dir, overwrite=overwrite) as tmp:
+    with output_directory(out_dir, force=overwrite, inputs=inputs) as tmp:
         write_dataset(
             loaded.windows,
             tmp,

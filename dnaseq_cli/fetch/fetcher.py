@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dnaseq_cli.atomic import atomic_path
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.fetch import genomic_benchmarks as gb
 from dnaseq_cli.fetch.cache import url_cache_path
@@ -38,6 +37,7 @@ from dnaseq_cli.fetch.catalogue import (
 from dnaseq_cli.fetch.download import ProgressFactory, download, part_path, sha256_file
 from dnaseq_cli.fetch.genome import install_genome, is_installed
 from dnaseq_cli.io.fasta import FastaReference
+from dnaseq_cli.output import atomic_path
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 

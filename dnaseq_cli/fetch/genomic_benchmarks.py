@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dnaseq_cli.atomic import atomic_path
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.io.contigs import check_naming
 from dnaseq_cli.io.fasta import FastaReference
+from dnaseq_cli.output import atomic_path
 from dnaseq_cli.records import Interval
 
 SPLITS = ("train", "test")

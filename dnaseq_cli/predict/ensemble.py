@@ -26,7 +26,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from dnaseq_cli.atomic import atomic_directory
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.models.registry import (
     CONFIG_NAME,
@@ -39,6 +38,7 @@ from dnaseq_cli.models.registry import (
     read_config,
     verify_weights,
 )
+from dnaseq_cli.output import output_directory
 
 ENSEMBLE_FORMAT = "dnaseq-ensemble"
 COMBINE = "mean_probability"
@@ -331,9 +331,9 @@ def build_ensemble(
     }
     if calibration:
         config["calibration"] = {k: v for k, v in calibration.items() if k != "members"}
-    if output.exists() and not overwrite:
-        raise InputError("output folder exists (use --force to replace it)", path=output)
-    with atomic_directory(output, overwrite=overwrite) as tmp:
+    with output_directory(
+        output, force=overwrite, inputs=[source.checkpoint for source in sources]
+    ) as tmp:
         for source in sources:
             target = tmp / "members" / source.name
             target.mkdir(parents=True)

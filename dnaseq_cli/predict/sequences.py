@@ -9,17 +9,13 @@ flagged. Records are streamed in groups, so a large FASTA never sits in memory a
 from __future__ import annotations
 
 import csv
-import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
-from dnaseq_cli.atomic import atomic_path
 from dnaseq_cli.data.inputs import (
     SequenceWindow,
     detect_format,
@@ -27,6 +23,7 @@ from dnaseq_cli.data.inputs import (
     record_windows,
 )
 from dnaseq_cli.errors import InputError
+from dnaseq_cli.output import open_output, refuse_overwriting_inputs
 from dnaseq_cli.predict.model import WindowScorer
 from dnaseq_cli.records import SequenceRecord
 
@@ -256,16 +253,6 @@ def _record_rows(
     yield out + [",".join(flags) or "."]
 
 
-@contextmanager
-def _output(target: str) -> Iterator[IO[str]]:
-    if target == "-":
-        yield sys.stdout
-        sys.stdout.flush()
-        return
-    with atomic_path(Path(target)) as tmp, open(tmp, "w", newline="") as handle:
-        yield handle
-
-
 def _groups(records: Iterator[_Record], size: int) -> Iterator[list[_Record]]:
     group: list[_Record] = []
     count = 0
@@ -288,6 +275,9 @@ def predict(
     """Score all input records and write the TSV (atomically when it is a file)."""
     if options.aggregate not in AGGREGATES:
         raise InputError(f"--aggregate must be one of {', '.join(AGGREGATES)}")
+    refuse_overwriting_inputs(
+        [options.output], [*options.inputs, options.reference, scorer.info.path]
+    )
     window = scorer.info.window_length
     summary = PredictSummary()
     started = time.perf_counter()
@@ -297,7 +287,7 @@ def predict(
     if first is None:
         raise InputError("no records in the input", path=options.inputs[0])
     has_labels = any(r.label is not None for r in first)
-    with _output(options.output) as handle:
+    with open_output(options.output) as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(_header(scorer, options, has_labels))
         group: list[_Record] | None = first

@@ -245,7 +245,7 @@ COMPARISON_PNG = "comparison.png"
 
 def write_comparison(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
     """comparison.tsv and .json (the measured table) and comparison.png (bars of the test metrics)."""
-    from dnaseq_cli.atomic import atomic_path
+    from dnaseq_cli.output import MARKER, atomic_path, mark_as_written
     from dnaseq_cli.report.plots import metrics_bar_png
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -260,4 +260,6 @@ def write_comparison(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path
     written.append(
         metrics_bar_png(rows, BAR_METRICS, out_dir / COMPARISON_PNG, title="Test metrics by run")
     )
+    if (out_dir / MARKER).is_file():  # a folder dnaseq built (compare --run): these are its own
+        mark_as_written(out_dir)
     return written

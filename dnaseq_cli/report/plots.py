@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from dnaseq_cli.atomic import atomic_path
+from dnaseq_cli.output import atomic_path
 from dnaseq_cli.report.metrics import auprc, auroc, precision_recall_curve, roc_curve
 
 if TYPE_CHECKING:

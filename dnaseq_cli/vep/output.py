@@ -8,6 +8,7 @@ is bgzipped and tabix-indexed when the input is sorted; both files appear only o
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 import shlex
 import sys
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
 
-from dnaseq_cli.atomic import atomic_path
+from dnaseq_cli.output import atomic_path, is_stream, open_output, refuse_overwriting_inputs
 from dnaseq_cli.vep.scoring import VariantEffectScorer, VariantScore, VepSummary, score_vcf
 
 logger = logging.getLogger(__name__)
@@ -115,9 +116,14 @@ def write_annotated_vcf(
         )
     text = "\n".join(lines) + "\n"
     compressed = str(path).endswith((".gz", ".bgz"))
-    if not compressed:
+    if not compressed or is_stream(path):  # a device or pipe gets no index beside it
         with atomic_path(path) as tmp:
-            Path(tmp).write_text(text)
+            if compressed:
+                plain = Path(str(tmp) + ".vcf")
+                plain.write_text(text)
+                pysam.tabix_compress(str(plain), str(tmp), force=True)
+            else:
+                Path(tmp).write_text(text)
         return False
     index = Path(str(path) + ".tbi")
     with atomic_path(path) as tmp, atomic_path(index) as tmp_index:
@@ -158,17 +164,19 @@ def run_vep(
         info.task, info.classes, with_llr=effect.scorer.lm is not None,
         with_scores=info.has_classifier,
     )  # fmt: skip
+    index = None if output_vcf is None else Path(str(output_vcf) + ".tbi")
+    refuse_overwriting_inputs(
+        [output, output_vcf, index], [vcf, effect.reference.path, effect.scorer.info.path]
+    )
     kept: list[VariantScore] = []
     summary = VepSummary()
+    items = score_vcf(effect, vcf, progress=progress)
+    first = next(items)  # the first record is read and checked before anything is written
     with ExitStack() as stack:
-        if output == "-":
-            handle = sys.stdout
-        else:
-            tmp = stack.enter_context(atomic_path(Path(output)))
-            handle = stack.enter_context(open(tmp, "w", newline=""))
+        handle = stack.enter_context(open_output(output))
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(header)
-        for item in score_vcf(effect, vcf, progress=progress):
+        for item in itertools.chain([first], items):
             if isinstance(item, VepSummary):
                 summary = item
                 continue

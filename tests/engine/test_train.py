@@ -72,7 +72,7 @@ def test_resume_after_ctrl_c_gives_the_same_weights_as_an_uninterrupted_run(
     command = [sys.executable, "-m", "dnaseq_cli", "train", str(small_dataset.path), "-o",
                str(tmp_path / "b"), *common]  # fmt: skip
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    epochs_file = tmp_path / "b" / "metrics_per_epoch.tsv"
+    epochs_file = tmp_path / ".b.partial" / "metrics_per_epoch.tsv"  # unfinished runs live here
     deadline = time.monotonic() + 120
     while not epochs_file.exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)
@@ -90,7 +90,8 @@ def test_resume_after_ctrl_c_gives_the_same_weights_as_an_uninterrupted_run(
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
-    assert len(pd.read_csv(epochs_file, sep="\t")) == 12
+    assert not (tmp_path / ".b.partial").exists()  # moved into place when complete
+    assert len(pd.read_csv(tmp_path / "b" / "metrics_per_epoch.tsv", sep="\t")) == 12
     straight_metrics = json.loads((tmp_path / "a" / "test_metrics.json").read_text())
     resumed_metrics = json.loads((tmp_path / "b" / "test_metrics.json").read_text())
     assert straight_metrics["auroc"] == resumed_metrics["auroc"]

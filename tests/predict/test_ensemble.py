@@ -148,11 +148,15 @@ def test_members_must_agree_on_window_and_classes(members, tmp_path):
 
 
 def test_existing_output_needs_force(members, tmp_path):
-    (tmp_path / "ens").mkdir()
+    assert run_cli("ensemble", *members, "-o", tmp_path / "ens").returncode == 0
     result = run_cli("ensemble", *members, "-o", tmp_path / "ens")
     assert result.returncode == 2 and "--force" in result.stderr
     assert run_cli("ensemble", *members, "-o", tmp_path / "ens", "--force").returncode == 0
     assert (tmp_path / "ens" / "config.json").is_file()
+    (tmp_path / "ens" / "notes.txt").write_text("mine")  # a file dnaseq did not write
+    result = run_cli("ensemble", *members, "-o", tmp_path / "ens", "--force")
+    assert result.returncode == 2 and "did not write" in result.stderr
+    assert (tmp_path / "ens" / "notes.txt").read_text() == "mine"
 
 
 def test_train_init_from_an_ensemble_names_its_members(members, tmp_path):
