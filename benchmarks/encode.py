@@ -26,8 +26,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dnaseq_cli.atomic import atomic_path  # noqa: E402
 from dnaseq_cli.encode import encode_chars, encode_kmers, one_hot  # noqa: E402
+from dnaseq_cli.output import atomic_path  # noqa: E402
 
 TARGET_MB_S = 100.0
 CHR2 = "hg38_chr2_0_2333275/chr2_1-2333275.fa.gz"

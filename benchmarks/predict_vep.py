@@ -29,7 +29,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dnaseq_cli.atomic import atomic_path  # noqa: E402
+from dnaseq_cli.output import atomic_path  # noqa: E402
 from dnaseq_cli.predict.model import WindowScorer  # noqa: E402
 from dnaseq_cli.predict.sequences import PredictOptions, predict  # noqa: E402
 from dnaseq_cli.vep.output import run_vep  # noqa: E402

@@ -319,22 +319,6 @@ def output_directory(
             _remove_made(made)
 
 
-@contextlib.contextmanager
-def atomic_directory(target: PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """A folder inside one dnaseq is building (no user-facing checks): complete or absent."""
-    target = Path(target)
-    if target.exists() and not overwrite:
-        raise FileExistsError(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        yield tmp
-        place_folder(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
 PARTIAL_SUFFIX = ".partial"
 
 

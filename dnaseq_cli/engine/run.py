@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dnaseq_cli.atomic import atomic_path
 from dnaseq_cli.data.dataset import Dataset, window_keys
 from dnaseq_cli.data.splits import describe_sizes, shared_across_splits, split_sizes
 from dnaseq_cli.engine.distributed import SINGLE, Dist
@@ -48,6 +47,7 @@ from dnaseq_cli.engine.trainer import (
 )
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.models.registry import RUN_CHECKPOINT_DIR
+from dnaseq_cli.output import atomic_path
 from dnaseq_cli.report.metrics import describe_not_finite, not_finite
 from dnaseq_cli.report.plots import run_plots
 

@@ -28,7 +28,6 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
-from dnaseq_cli.atomic import atomic_path
 from dnaseq_cli.engine.augment import (
     AugmentedRows,
     item_labels,
@@ -49,6 +48,7 @@ from dnaseq_cli.engine.losses import make_loss
 from dnaseq_cli.engine.mlm import mask_tokens, masked_nll
 from dnaseq_cli.engine.schedule import warmup_cosine
 from dnaseq_cli.errors import InputError
+from dnaseq_cli.output import atomic_path
 from dnaseq_cli.report.metrics import (
     classification_metrics,
     describe_not_finite,

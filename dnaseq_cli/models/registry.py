@@ -31,8 +31,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from dnaseq_cli.atomic import normal_mode
 from dnaseq_cli.errors import InputError
+from dnaseq_cli.output import normal_mode
 
 _REGISTRY: dict[str, type[nn.Module]] = {}
 _BUILTIN = (
