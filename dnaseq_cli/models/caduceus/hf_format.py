@@ -7,6 +7,11 @@ Key layout (from modeling_caduceus.py / modeling_rcps.py of kuleshov-group/caduc
 RCPS without fused_add_norm), `caduceus.backbone.norm_f[.submodule].weight`, `lm_head[.lm_head].weight`
 (+ `lm_head.complement_map` for RCPS), and `score.weight` for sequence classification. Our modules use
 the same names below the `caduceus.` prefix, so conversion is a prefix change.
+
+What the reference code leaves out when it saves (HF ``save_pretrained``): a classifier has no
+``lm_head.*`` at all; a masked LM has no LM head matrix (tied to the embedding); safetensors files
+drop the reverse Mamba's ``in_proj``/``out_proj`` (tied to the forward ones) as duplicates. The
+loader derives those, and refuses any other missing or extra tensor by its name in the file.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from ..heads import SequenceClassifier, SequenceHead
 from ..registry import (
     CONFIG_NAME,
     check_fields,
+    check_finite,
     config_fields,
     field_error,
     load_weights_into,
@@ -61,6 +67,7 @@ def _read_weights(folder: Path, map_location: str | torch.device) -> tuple[dict,
             isinstance(v, torch.Tensor) for v in state.values()
         ):
             raise InputError("does not hold a state dict of tensors", path=weights)
+        check_finite(state, weights)
         return state, weights
     raise InputError(
         "neither model.safetensors nor pytorch_model.bin is in the folder", path=folder
@@ -107,13 +114,106 @@ def hf_to_dnaseq_key(key: str) -> str:
     return key.removeprefix("caduceus.")
 
 
+#: Buffers that config.json's ``complement_map`` determines: a folder may leave them out (the
+#: reference classifier has no LM head, so no ``lm_head.complement_map``), but when present they
+#: must agree with the config, or the model would complement bases differently from what it says.
+_DERIVED_BUFFERS = ("backbone.embeddings.word_embeddings.complement_map", "lm_head.complement_map")
+
+
+def _lm_head_key(cfg: CaduceusConfig) -> str:
+    return "lm_head.lm_head.weight" if cfg.rcps else "lm_head.weight"
+
+
+def _map_keys(loaded: dict[str, torch.Tensor], weights: Path) -> tuple[dict, dict[str, str]]:
+    """dnaseq-named tensors and, for messages, the name each one has in the file."""
+    state: dict[str, torch.Tensor] = {}
+    file_name: dict[str, str] = {}
+    for key, tensor in loaded.items():
+        ours = hf_to_dnaseq_key(key)
+        if ours in state:
+            raise InputError(
+                f"weights {file_name[ours]} and {key} name the same tensor", path=weights
+            )
+        state[ours], file_name[ours] = tensor, key
+    return state, file_name
+
+
+def _check_backbone_state(
+    model: CaduceusModel,
+    state: dict[str, torch.Tensor],
+    file_name: dict[str, str],
+    weights: Path,
+    config_file: Path,
+) -> None:
+    """Refuse what a strict load would, naming tensors as the file names them (first one first).
+
+    Missing keys are allowed only where the model derives them: tied tensors (the LM head, the
+    reverse Mamba's projections, which Hugging Face drops from safetensors as duplicates) and the
+    complement-map buffers. Tensors saved for both sides of a tie must be equal, since only one
+    value can be used.
+    """
+    expected = model.state_dict()
+
+    def name(key: str) -> str:
+        return file_name.get(key) or (("caduceus." + key) if key.startswith("backbone.") else key)
+
+    unexpected = [file_name[k] for k in state if k not in expected]
+    if unexpected:
+        more = f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
+        raise InputError(
+            f"unexpected weight {unexpected[0]}{more}: the model {CONFIG_NAME} describes has no "
+            "such tensor",
+            path=weights,
+        )
+    for key, tensor in state.items():
+        if tuple(expected[key].shape) != tuple(tensor.shape):
+            raise InputError(
+                f"tensor {name(key)} has shape {list(tensor.shape)}, but {CONFIG_NAME} describes "
+                f"a model where it is {list(expected[key].shape)}; the weights do not belong to "
+                "this config",
+                path=weights,
+            )
+    for key in _DERIVED_BUFFERS:
+        if key in state and not torch.equal(state[key].cpu().long(), expected[key].cpu()):
+            raise InputError(
+                f'tensor {name(key)} differs from field "complement_map" of {config_file}',
+                path=weights,
+            )
+    groups: dict[int, list[str]] = {}  # keys sharing one tensor (ties), in the model's order
+    for key, tensor in expected.items():
+        groups.setdefault(tensor.untyped_storage().data_ptr(), []).append(key)
+    missing = [
+        keys[0]
+        for keys in groups.values()
+        if not any(k in state for k in keys) and not all(k in _DERIVED_BUFFERS for k in keys)
+    ]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise InputError(
+            f"missing weight {name(missing[0])}{more}: the model {CONFIG_NAME} describes needs it",
+            path=weights,
+        )
+    for keys in groups.values():
+        present = [k for k in keys if k in state]
+        for other in present[1:]:
+            if not torch.equal(state[present[0]].float(), state[other].float()):
+                raise InputError(
+                    f"tensors {name(present[0])} and {name(other)} are tied in the model "
+                    f"{CONFIG_NAME} describes (tie_word_embeddings, bidirectional_weight_tie), "
+                    "but their values differ",
+                    path=weights,
+                )
+
+
 def load_hf_checkpoint(
     folder: str | Path, map_location: str | torch.device = "cpu"
 ) -> CaduceusModel | SequenceClassifier:
     """Load an HF Caduceus folder; a classifier (`score.weight`) comes back as SequenceClassifier.
 
-    The LM head is re-tied to the embedding when its weight is absent (HF drops tied tensors).
-    Problems with the folder are :class:`InputError` naming the file and the field.
+    Takes the layouts the reference code saves: a `CaduceusForSequenceClassification` folder has
+    no LM head at all, a `CaduceusForMaskedLM` one leaves out the LM head matrix (tied to the
+    embedding), and safetensors files leave out the reverse Mamba's tied projections.
+    Problems with the folder are :class:`InputError` naming the file and the field or tensor.
     """
     folder = Path(folder)
     config_file = folder / CONFIG_NAME
@@ -125,13 +225,14 @@ def load_hf_checkpoint(
         detail = " ".join(str(error).split())
         raise InputError(f"does not build a Caduceus model: {detail}", path=config_file) from None
     loaded, weights = _read_weights(folder, map_location)
-    state = {hf_to_dnaseq_key(k): v for k, v in loaded.items()}
+    state, file_name = _map_keys(loaded, weights)
     score = {k.removeprefix("score."): state.pop(k) for k in list(state) if k.startswith("score.")}
-    lm_key = "lm_head.lm_head.weight" if cfg.rcps else "lm_head.weight"
-    if lm_key not in state:  # tied in the original model: share the embedding matrix
+    if score and _lm_head_key(cfg) not in state:
+        # A classifier has no LM head; ours stays tied to the embedding, where it costs nothing.
         cfg.tie_word_embeddings = True
         model.tie_weights()
-    load_weights_into(model, state, weights)
+    _check_backbone_state(model, state, file_name, weights, config_file)
+    model.load_state_dict(state, strict=False)  # completeness and ties were checked above
     if not score:
         return model.to(map_location).eval()
     if "weight" not in score or score["weight"].dim() != 2:
@@ -154,7 +255,8 @@ def save_hf_checkpoint(
 ) -> Path:
     """Write config.json + model.safetensors (or pytorch_model.bin) with HF key names.
 
-    Tied LM head weights are omitted as HF does; the tied BiMamba projections are written for both
+    Tied LM head weights are omitted as HF does, and a classifier has no LM head at all, as the
+    reference `CaduceusForSequenceClassification`; the tied BiMamba projections are written for both
     directions (clones) so that any loader finds them.
     """
     clf = model if isinstance(model, SequenceClassifier) else None
@@ -166,7 +268,9 @@ def save_hf_checkpoint(
     cfg = lm.config
     state: dict[str, torch.Tensor] = {}
     for k, v in lm.state_dict().items():
-        if k.startswith("lm_head.") and k.endswith("weight") and cfg.tie_word_embeddings:
+        if k.startswith("lm_head.") and (
+            clf is not None or (k.endswith("weight") and cfg.tie_word_embeddings)
+        ):
             continue
         state[("caduceus." + k) if k.startswith("backbone.") else k] = v.detach().cpu().clone()
     arch = "CaduceusForMaskedLM"
