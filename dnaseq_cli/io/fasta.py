@@ -31,6 +31,7 @@ from dnaseq_cli.io._open import (
 )
 from dnaseq_cli.io.contigs import ContigMapper
 from dnaseq_cli.io.sequence_utils import (
+    UAsTCount,
     describe_char,
     find_invalid_bytes,
     reverse_complement,
@@ -52,7 +53,8 @@ def iter_fasta(
 
     ``record.name`` is the header's first word, ``record.extra["description"]`` the rest, and a
     ``label=VALUE`` token in the description becomes ``record.label`` (a string). Soft-masked lower
-    case is kept unless ``uppercase``. Raises :class:`InputError` naming the file and line for
+    case is kept unless ``uppercase``. ``U`` is read as ``T`` (one counted warning per file, logged
+    once the file has been read). Raises :class:`InputError` naming the file and line for
     anything malformed; the file's existence is checked at once, the contents as they are read.
     """
     if str(path) != STDIN:
@@ -67,16 +69,24 @@ def read_fasta(path: str | os.PathLike[str], *, uppercase: bool = False) -> list
 
 def _iter_fasta(path: str | os.PathLike[str], uppercase: bool) -> Iterator[SequenceRecord]:
     shown = display_name(path)
+    u_count = UAsTCount(shown)
     with open_binary(path) as fh:
         n_records = 0
-        for record in _parse_records(fh, shown, uppercase):
-            n_records += 1
-            yield record
+        try:
+            for record in _parse_records(fh, shown, uppercase, u_count):
+                n_records += 1
+                yield record
+        except GeneratorExit:
+            u_count.warn()  # the reader stopped early: still say what was converted so far
+            raise
         if n_records == 0:
             raise InputError("no FASTA records found (empty file?)", path=shown)
+    u_count.warn()
 
 
-def _parse_records(fh: BinaryIO, shown: str, uppercase: bool) -> Iterator[SequenceRecord]:
+def _parse_records(
+    fh: BinaryIO, shown: str, uppercase: bool, u_count: UAsTCount
+) -> Iterator[SequenceRecord]:
     """The line loop: only a prefix test and a strip per line; all per-base work is per record."""
     name: str | None = None
     description = ""
@@ -89,7 +99,7 @@ def _parse_records(fh: BinaryIO, shown: str, uppercase: bool) -> Iterator[Sequen
         if raw[:1] == b">":
             if name is not None:
                 yield _make_record(
-                    name, description, chunks, chunk_lines, header_line, shown, uppercase
+                    name, description, chunks, chunk_lines, header_line, shown, uppercase, u_count
                 )
             name, description = _parse_header(raw, shown, lineno)
             if name in seen:
@@ -116,7 +126,9 @@ def _parse_records(fh: BinaryIO, shown: str, uppercase: bool) -> Iterator[Sequen
         chunks.append(line)
         chunk_lines.append(lineno)
     if name is not None:
-        yield _make_record(name, description, chunks, chunk_lines, header_line, shown, uppercase)
+        yield _make_record(
+            name, description, chunks, chunk_lines, header_line, shown, uppercase, u_count
+        )
 
 
 def _parse_header(raw: bytes, shown: str, lineno: int) -> tuple[str, str]:
@@ -135,11 +147,16 @@ def _make_record(
     header_line: int,
     shown: str,
     uppercase: bool,
+    u_count: UAsTCount,
 ) -> SequenceRecord:
     seq = b"".join(chunks)
     if not seq:
         raise InputError("record has no sequence", path=shown, line=header_line, record=name)
     bad = find_invalid_bytes(seq)
+    if bad >= 0 and seq[bad] in b"Uu":
+        # Only records with a non-DNA byte pay for the U pass; U is read as T, then re-checked.
+        seq = u_count.convert(seq)
+        bad = find_invalid_bytes(seq)
     if bad >= 0:
         offset = 0
         for chunk, chunk_line in zip(chunks, chunk_lines, strict=True):

@@ -1,13 +1,24 @@
 """Nucleotide alphabet, validation and reverse complement shared by the readers.
 
 The accepted alphabet is DNA with the IUPAC ambiguity codes (``ACGTN`` + ``RYKMSWBDHV``), in either
-case (lower case is soft-masking and is kept). Gaps (``-``, ``.``), ``U`` and anything else are
-rejected: the models downstream read genomic DNA, and a silent pass-through would hide a wrong file.
+case (lower case is soft-masking and is kept). ``U`` (RNA) is read as ``T`` by every reader through
+:func:`read_u_as_t`, with one counted warning per file (:class:`UAsTCount`). Gaps (``-``, ``.``) and
+anything else are rejected: the models downstream read genomic DNA, and a silent pass-through would
+hide a wrong file. Only ``A/C/G/T`` are known bases: every other IUPAC code is unknown for the
+N-fraction (:func:`count_unknown`) exactly as the encoder reads it as N.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+_Seq = TypeVar("_Seq", str, bytes)
 
 DNA_BASES = "ACGTN"
 IUPAC_AMBIGUITY = "RYKMSWBDHV"
@@ -23,6 +34,11 @@ _COMPLEMENT_BYTES = bytes.maketrans(
     (_FORWARD + _FORWARD.lower()).encode(), (_COMPLEMENT + _COMPLEMENT.lower()).encode()
 )
 _INVALID_RE = re.compile(f"[^{VALID_CHARS}]")
+_U_TO_T = str.maketrans("Uu", "Tt")
+_U_TO_T_BYTES = bytes.maketrans(b"Uu", b"Tt")
+# 1 for every byte that is not a known base (A/C/G/T, U read as T), either case.
+_UNKNOWN_LUT = np.ones(256, dtype=np.uint8)
+_UNKNOWN_LUT[np.frombuffer(b"ACGTUacgtu", np.uint8)] = 0
 
 
 def complement(seq: str) -> str:
@@ -64,3 +80,58 @@ def describe_char(char: str | bytes) -> str:
     if char.isprintable() and not char.isspace():
         return repr(char)
     return f"U+{ord(char):04X}"
+
+
+def read_u_as_t(seq: _Seq) -> tuple[_Seq, int]:
+    """``U``/``u`` -> ``T``/``t`` (case kept) and how many were changed: the one rule by which every
+    reader accepts RNA, so FASTA, tables and references agree. Count them with :class:`UAsTCount`."""
+    if isinstance(seq, bytes):
+        count = seq.count(b"U") + seq.count(b"u")
+        return (seq.translate(_U_TO_T_BYTES) if count else seq), count
+    count = seq.count("U") + seq.count("u")
+    return (seq.translate(_U_TO_T) if count else seq), count
+
+
+@dataclass
+class UAsTCount:
+    """U bases read as T in one file, reported by :meth:`warn` as one stderr line, not per record."""
+
+    source: str
+    bases: int = 0
+    records: int = 0
+
+    def convert(self, seq: _Seq) -> _Seq:
+        """:func:`read_u_as_t` on one record, counted."""
+        seq, count = read_u_as_t(seq)
+        self.add(count)
+        return seq
+
+    def add(self, count: int, records: int = 1) -> None:
+        """Count ``count`` U bases met in ``records`` records (nothing when ``count`` is 0)."""
+        if count:
+            self.bases += count
+            self.records += records
+
+    def warn(self) -> None:
+        """Log ``read N U bases as T in M records of FILE`` once, if any were read (then reset)."""
+        if self.bases:
+            plural = "" if self.records == 1 else "s"
+            logger.warning(
+                "read %s U bases as T in %s record%s of %s",
+                f"{self.bases:,}",
+                f"{self.records:,}",
+                plural,
+                self.source,
+            )
+        self.bases = self.records = 0
+
+
+def count_unknown(seq: str | bytes, mask: np.ndarray | None = None) -> int:
+    """Bases other than A/C/G/T (U counts as T), either case, where ``mask`` is True: N and every
+    other IUPAC code, which the encoder reads as N, so the N-fraction counts what the model cannot
+    see."""
+    raw = seq.encode("ascii", errors="replace") if isinstance(seq, str) else seq
+    unknown = _UNKNOWN_LUT[np.frombuffer(raw, np.uint8)]
+    if mask is not None:
+        unknown = unknown[mask]
+    return int(unknown.sum())

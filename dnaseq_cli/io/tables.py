@@ -20,7 +20,13 @@ from dnaseq_cli.io._open import (
     display_name,
     open_binary,
 )
-from dnaseq_cli.io.sequence_utils import VALID_CHARS, describe_char, find_invalid
+from dnaseq_cli.io.sequence_utils import (
+    VALID_CHARS,
+    UAsTCount,
+    describe_char,
+    find_invalid,
+    read_u_as_t,
+)
 from dnaseq_cli.records import SequenceRecord
 
 __all__ = ["read_labelled_table"]
@@ -77,8 +83,9 @@ def read_labelled_table(
 
     ``sequence_column`` defaults to the first of ``sequence``/``seq`` (any case), ``name_column`` to
     ``name``/``id`` and otherwise ``row1``, ``row2``, ...; ``label_column=None`` reads an unlabelled
-    table. Labels are kept as strings; the other columns go into ``record.extra``. Error line
-    numbers count the header as line 1.
+    table. Labels are kept as strings; the other columns go into ``record.extra``. ``U`` in a
+    sequence is read as ``T`` (one counted warning for the file). Error line numbers count the
+    header as line 1.
     """
     import pandas as pd  # deferred: pandas costs most of a second to import
 
@@ -127,7 +134,15 @@ def read_labelled_table(
     name_col = _find_column(columns, name_column, NAME_COLUMNS, "name", shown)
 
     sequences = frame[seq_col].str.strip()
+    u_count = UAsTCount(shown)
+    with_u = sequences.str.contains("[Uu]", regex=True).to_numpy(dtype=bool)
+    if with_u.any():  # the rare RNA table: only its U rows go through the shared rule
+        converted = [read_u_as_t(seq) for seq in sequences[with_u]]
+        sequences = sequences.copy()
+        sequences[with_u] = [seq for seq, _ in converted]
+        u_count.add(sum(count for _, count in converted), records=len(converted))
     _check_sequences(sequences, shown)
+    u_count.warn()  # after the checks, so a bad table gives its one error line only
     if uppercase:
         sequences = sequences.str.upper()
     labels: list[Any] = [None] * len(frame)

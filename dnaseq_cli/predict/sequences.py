@@ -1,9 +1,14 @@
 """Score every record of a FASTA, table or BED + reference with a model: one TSV row per record.
 
-Records longer than the model window are tiled (``stride``, default half a window, the last tile
-aligned to the record end) and the window scores aggregated by mean and max; shorter ones are padded
-(FASTA/table: PAD tokens the model ignores; BED: real genomic flanks, centred on the interval) and
-flagged. Records are streamed in groups, so a large FASTA never sits in memory at once.
+Records longer than the model window are tiled and the window scores aggregated by mean and max;
+shorter ones are padded (FASTA/table: PAD tokens the model ignores; BED: real genomic flanks, centred
+on the interval) and flagged. Tiling is strand-symmetric (``tile_symmetric`` in
+:mod:`dnaseq_cli.windows.tiling`): the first tile starts at the record start, the last ends at the
+record end, and the tiles in between are spread evenly, at most ``stride`` apart (default half a
+window), so the set of tiles is its own mirror image. A record and its reverse complement are therefore cut into the
+same tiles and, each tile being scored on both strands, get the same score for any length. BED
+inputs keep their ``chrom start end name`` columns (as in the BED: 0-based start) in the output.
+Records are streamed in groups, so a large FASTA never sits in memory at once.
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ from dnaseq_cli.data.inputs import (
     SequenceWindow,
     detect_format,
     read_located_beds,
-    record_windows,
 )
 from dnaseq_cli.errors import InputError
+from dnaseq_cli.io.sequence_utils import count_unknown
 from dnaseq_cli.output import open_output, refuse_overwriting_inputs
 from dnaseq_cli.predict.model import WindowScorer
 from dnaseq_cli.records import SequenceRecord
@@ -31,7 +36,9 @@ AGGREGATES = ("max", "mean")
 #: Flags written in the ``flags`` column ("." when none applies).
 FLAG_SHORT = "short"  # record shorter than the window: padded
 FLAG_EDGE = "contig_edge"  # window runs off the contig end: N-padded there
-FLAG_N_RICH = "n_rich"  # more than ``max_n_fraction`` of the real bases are N
+FLAG_N_RICH = "n_rich"  # more than ``max_n_fraction`` of the real bases are N or other IUPAC codes
+#: Leading columns of per-record rows when an input is BED (values as in the BED; "." otherwise).
+BED_COLUMNS = ("chrom", "start", "end")
 
 
 @dataclass
@@ -60,6 +67,7 @@ class _Record:
     length: int
     label: str | None
     windows: list[SequenceWindow]
+    bed: tuple[str, int, int] | None = None  # chrom, start, end as written in the BED
 
 
 @dataclass
@@ -95,13 +103,46 @@ def _sequence_records(path: Path, kind: str, options: PredictOptions) -> Iterato
         yield record
 
 
+def _sequence_windows(record: SequenceRecord, window: int, stride: int) -> list[SequenceWindow]:
+    """A record's windows: one padded window when it fits, else the strand-symmetric tiling, so
+    the reverse complement of the record gets the mirror-image tiles."""
+    from dnaseq_cli.windows.tiling import tile_symmetric
+
+    seq = record.sequence
+    length = len(seq)
+    if length <= window:
+        valid = np.zeros(window, dtype=bool)
+        valid[:length] = True
+        padded = SequenceWindow(
+            name=record.name,
+            sequence=seq + "N" * (window - length),
+            valid=valid,
+            label=record.label,
+            source_length=length,
+        )
+        return [padded]
+    full = np.ones(window, dtype=bool)
+    return [
+        SequenceWindow(
+            name=f"{record.name}:{start + 1}-{end}",
+            sequence=seq[start:end],
+            valid=full,
+            label=record.label,
+            start=start,
+            end=end,
+            source_length=length,
+        )
+        for start, end in tile_symmetric(length, window, stride)
+    ]
+
+
 def _fasta_or_table_records(
     path: Path, kind: str, window: int, stride: int, options: PredictOptions
 ) -> Iterator[_Record]:
     for record in _sequence_records(path, kind, options):
         if len(record.sequence) == 0:
             raise InputError("empty sequence", path=path, record=record.name)
-        windows = list(record_windows([record], window=window, stride=stride))
+        windows = _sequence_windows(record, window, stride)
         yield _Record(record.name, len(record.sequence), record.label, windows)
 
 
@@ -136,7 +177,10 @@ def _bed_records(
                     source_length=len(interval),
                 )
             )
-        yield _Record(item.name, len(interval), None, windows)
+        given = item.bed.interval  # the BED's own chrom name, before any --harmonise-chroms
+        yield _Record(
+            item.name, len(interval), None, windows, bed=(given.chrom, given.start, given.end)
+        )
 
 
 def iter_records(options: PredictOptions, window: int) -> Iterator[_Record]:
@@ -154,14 +198,12 @@ def iter_records(options: PredictOptions, window: int) -> Iterator[_Record]:
 
 # -- scoring and output -----------------------------------------------------------------------
 def _n_fraction(windows: list[SequenceWindow]) -> float:
+    """Share of the real (unpadded) bases that are not A/C/G/T: N and the other IUPAC codes alike,
+    since the model reads them all as N."""
     real = sum(int(w.valid.sum()) for w in windows)
     if real == 0:
         return 1.0
-    n = sum(
-        int(np.count_nonzero(np.frombuffer(w.sequence.upper().encode(), np.uint8)[w.valid] == 78))
-        for w in windows
-    )
-    return n / real
+    return sum(count_unknown(w.sequence, w.valid) for w in windows) / real
 
 
 def _flags(windows: list[SequenceWindow], max_n_fraction: float) -> list[str]:
@@ -184,14 +226,17 @@ def _score_columns(scorer: WindowScorer) -> list[str]:
     return [f"prob_{c}" for c in info.classes]
 
 
-def _header(scorer: WindowScorer, options: PredictOptions, has_labels: bool) -> list[str]:
+def _header(
+    scorer: WindowScorer, options: PredictOptions, has_labels: bool, has_bed: bool
+) -> list[str]:
     info = scorer.info
     if options.per_window:
         head = ["name", "window", "start", "end"] + _score_columns(scorer)
         if info.task != "regression":
             head.append("predicted")
         return head + ["flags"]
-    head = ["name", "length", "windows"]
+    head = [*BED_COLUMNS, "name"] if has_bed else ["name"]
+    head += ["length", "windows"]
     if info.task == "regression":
         head += ["value", "value_mean", "value_max"]
     elif info.task == "binary":
@@ -207,12 +252,19 @@ def _fmt(value: float) -> str:
     return f"{value:.6g}"
 
 
+def _mean(values: np.ndarray) -> np.ndarray:
+    """Mean over windows (axis 0) that does not depend on their order: float64 over sorted values,
+    so a record and its reverse complement (same tiles, listed in reverse) agree to the last bit."""
+    return np.sort(values.astype(np.float64), axis=0).mean(axis=0)
+
+
 def _record_rows(
     record: _Record,
     scores: np.ndarray,
     scorer: WindowScorer,
     options: PredictOptions,
     has_labels: bool,
+    has_bed: bool,
 ) -> Iterator[list[str]]:
     info = scorer.info
     classes = np.array(info.classes) if info.classes else None
@@ -234,18 +286,21 @@ def _record_rows(
                 out += [_fmt(v) for v in row] + [str(classes[int(row.argmax())])]
             yield out + [",".join(flags) or "."]
         return
-    out = [record.name, str(record.length), str(len(record.windows))]
+    out = []
+    if has_bed:
+        out += ["."] * len(BED_COLUMNS) if record.bed is None else [str(v) for v in record.bed]
+    out += [record.name, str(record.length), str(len(record.windows))]
     if info.task == "regression":
         values = scores[:, 0]
-        chosen = values.max() if options.aggregate == "max" else values.mean()
-        out += [_fmt(chosen), _fmt(values.mean()), _fmt(values.max())]
+        chosen = values.max() if options.aggregate == "max" else _mean(values)
+        out += [_fmt(chosen), _fmt(_mean(values)), _fmt(values.max())]
     elif info.task == "binary":
         positive = scores[:, -1]
-        chosen = positive.max() if options.aggregate == "max" else positive.mean()
-        out += [_fmt(chosen), _fmt(positive.mean()), _fmt(positive.max())]
+        chosen = positive.max() if options.aggregate == "max" else _mean(positive)
+        out += [_fmt(chosen), _fmt(_mean(positive)), _fmt(positive.max())]
         out.append(str(classes[-1] if chosen >= 0.5 else classes[0]))
     else:
-        probs = scores.mean(axis=0)  # per-class maxima would not sum to 1: always averaged
+        probs = _mean(scores)  # per-class maxima would not sum to 1: always averaged
         out += [_fmt(v) for v in probs] + [str(classes[int(probs.argmax())])]
     if has_labels:
         out.append("" if record.label is None else str(record.label))
@@ -287,9 +342,10 @@ def predict(
     if first is None:
         raise InputError("no records in the input", path=options.inputs[0])
     has_labels = any(r.label is not None for r in first)
+    has_bed = any(detect_format(p, options.input_format) == "bed" for p in options.inputs)
     with open_output(options.output) as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(_header(scorer, options, has_labels))
+        writer.writerow(_header(scorer, options, has_labels, has_bed))
         group: list[_Record] | None = first
         while group is not None:
             windows = [w for record in group for w in record.windows]
@@ -300,7 +356,7 @@ def predict(
             for record in group:
                 n = len(record.windows)
                 block = scores[offset : offset + n]
-                writer.writerows(_record_rows(record, block, scorer, options, has_labels))
+                writer.writerows(_record_rows(record, block, scorer, options, has_labels, has_bed))
                 offset += n
                 for flag in _flags(record.windows, options.max_n_fraction):
                     summary.flagged[flag] = summary.flagged.get(flag, 0) + 1

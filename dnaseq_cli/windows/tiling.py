@@ -6,6 +6,10 @@ then *padded* (flagged in :attr:`Tiling.padded`, filled with N / ``pad_value`` b
 helpers, mask False). Padding keeps the regular stride, so every base is seen at the same phase by
 every window, rather than shifting the last window left to end-align it. A sequence shorter than one
 window gives a single padded window; an empty one gives none.
+
+:func:`tile_symmetric` is the strand-symmetric rule that ``dnaseq predict`` scores with: its set of
+windows is the mirror image of itself under ``x -> length - x``, so a record and its reverse
+complement are cut into the same windows (reversed and complemented) and score the same.
 """
 
 from __future__ import annotations
@@ -67,6 +71,38 @@ def tile(seq_or_length: str | bytes | int, window: int, stride: int) -> Tiling:
     return Tiling(starts, starts + window, length)
 
 
+def tile_symmetric(length: int, window: int, stride: int) -> Tiling:
+    """Strand-symmetric tiling: windows inside ``[0, length)``, steps at most ``stride``, and the
+    set of windows unchanged by the mirror ``x -> length - x``.
+
+    Rule: with ``gap = length - window`` there are ``n = 1 + ceil(gap / stride)`` windows (one more
+    when ``n`` is odd and ``gap`` odd, since a single middle window cannot then sit exactly centred
+    on integer coordinates); the first starts at 0, the last ends at ``length``, and the ``gap`` is
+    spread evenly between them: start ``i`` is ``round(i * gap / (n - 1))`` (halves up) for the
+    left half and ``gap - start[n - 1 - i]`` for the right half. Every window is full length (no
+    padding) and consecutive starts differ by ``floor`` or ``ceil`` of ``gap / (n - 1)``, never more
+    than ``stride``. A sequence no longer than the window gives one window ``[0, window)`` (padded
+    when shorter); an empty one gives none.
+    """
+    _check(window, stride)
+    if length < 0:
+        raise ValueError(f"negative length {length}")
+    if length <= window:
+        starts = np.zeros(1 if length else 0, dtype=np.int64)
+        return Tiling(starts, starts + window, length)
+    gap = length - window
+    count = 1 + -(-gap // stride)
+    if count % 2 == 1 and gap % 2 == 1:
+        count += 1
+    steps = count - 1
+    left = np.arange((count + 1) // 2, dtype=np.int64)
+    # round half up, in integers: floor((2 * i * gap + steps) / (2 * steps))
+    head = (2 * left * gap + steps) // (2 * steps)
+    tail = gap - head[: count // 2][::-1]
+    starts = np.concatenate([head, tail])
+    return Tiling(starts, starts + window, length)
+
+
 def tile_array(
     values: np.ndarray, window: int, stride: int, *, pad_value: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -94,13 +130,15 @@ def tile_sequence(
 
 
 def tile_interval(interval: Interval, window: int, stride: int) -> list[Window]:
-    """Tile a genomic interval; the last window may extend past ``interval.end`` into flanking
-    sequence (and past the contig, where ``fetch_window`` pads with N).
+    """Tile a genomic interval by :func:`tile_symmetric`: an interval longer than the window gets
+    windows inside it, the first at ``interval.start``, the last ending at ``interval.end``; a
+    shorter one a single window from ``interval.start`` that runs into the flank (and past the
+    contig, where ``fetch_window`` pads with N).
 
-    On strand ``-`` the tiling runs 5'->3' on that strand: from ``interval.end`` leftwards, the last
-    window reaching past ``interval.start``. Each window keeps the interval's strand.
+    On strand ``-`` the windows are listed 5'->3' on that strand (from ``interval.end`` leftwards);
+    the tiling being symmetric, they are the same windows as on ``+``. Each keeps the strand.
     """
-    tiling = tile(len(interval), window, stride)
+    tiling = tile_symmetric(len(interval), window, stride)
     if interval.strand == "-":
         starts = interval.end - tiling.ends
         return [Window(interval.chrom, s, s + window, "-") for s in starts.tolist()]

@@ -136,14 +136,32 @@ def test_record_without_sequence(write_file, text: str) -> None:
     assert error.line == text.split("\n").index(">a") + 1
 
 
-@pytest.mark.parametrize(
-    ("bad", "shown"), [("X", "'X'"), ("-", "'-'"), ("U", "'U'"), ("é", "0xc3")]
-)
+@pytest.mark.parametrize(("bad", "shown"), [("X", "'X'"), ("-", "'-'"), ("é", "0xc3")])
 def test_invalid_character(write_file, bad: str, shown: str) -> None:
     error = _error(write_file("bad.fa", f">ok\nACGT\n>chrZ\nACGTACGT\nACG{bad}T\n"))
     message = str(error)
     assert "bad.fa, line 5, record 'chrZ'" in message
     assert shown in message and "column 4" in message
+
+
+def test_u_is_read_as_t_with_one_counted_warning(write_file, caplog) -> None:
+    path = write_file("rna.fa", ">r1\nACGU\nuuAC\n>dna\nACGT\n>r2\nUUUU\n")
+    with caplog.at_level("WARNING"):
+        records = read_fasta(path)
+    assert [r.sequence for r in records] == ["ACGTttAC", "ACGT", "TTTT"]  # case kept
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"read 7 U bases as T in 2 records of {path}"]
+
+
+def test_u_after_an_invalid_character_still_names_that_character(write_file) -> None:
+    error = _error(write_file("mixed.fa", ">a\nAC!U\n"))
+    assert "'!'" in str(error) and "column 3" in str(error)
+
+
+def test_dna_only_fasta_gives_no_warning(write_file, caplog) -> None:
+    with caplog.at_level("WARNING"):
+        read_fasta(write_file("dna.fa", MULTI))
+    assert not caplog.records
 
 
 def test_space_inside_sequence_is_invalid(write_file) -> None:

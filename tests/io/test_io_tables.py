@@ -111,6 +111,21 @@ def test_invalid_sequence(write_file) -> None:
     assert "s.csv, line 3" in message and "'X'" in message and "position 4" in message
 
 
+def test_u_is_read_as_t_with_one_counted_warning(write_file, caplog) -> None:
+    path = write_file("rna.csv", "seq,label\nACGU,1\nACGT,0\nuuAC,1\n")
+    with caplog.at_level("WARNING"):
+        records = read_labelled_table(path)
+    assert [r.sequence for r in records] == ["ACGT", "ACGT", "ttAC"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"read 3 U bases as T in 2 records of {path}"]
+
+
+def test_bad_table_with_u_gives_the_error_only(write_file, caplog) -> None:
+    with caplog.at_level("WARNING"):
+        message = _error(write_file("bad.csv", "seq,label\nACGU,1\nAXG,0\n"))
+    assert "'X'" in message and "row 2" in message and not caplog.records
+
+
 @pytest.mark.parametrize("missing", ["", "NA", "nan", "."])
 def test_missing_label(write_file, missing: str) -> None:
     message = _error(write_file("l.tsv", f"seq\tlabel\nAC\t1\nGG\t{missing}\n"))

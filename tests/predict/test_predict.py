@@ -51,10 +51,14 @@ def test_long_records_are_tiled_and_aggregated(scorer, tmp_path):
     fasta = _write_fasta(tmp_path / "long.fa", [("long", _random_seq(rng, 3 * WINDOW + 17))])
     record = _predict(scorer, tmp_path, [fasta]).iloc[0]
     windows = _predict(scorer, tmp_path, [fasta], per_window=True)
-    # stride = half a window, last tile aligned to the end: starts 0, 100, ..., 400 then 417.
+    # 617 bp: 6 tiles from 0 to 417, the 417-bp gap spread evenly (steps 83/84, <= the stride 100).
     assert record["windows"] == len(windows) == 6
-    assert list(windows.start) == [1, 101, 201, 301, 401, 418]
+    assert list(windows.start) == [1, 84, 168, 251, 335, 418]
+    assert list(windows.end - windows.start + 1) == [WINDOW] * 6
     assert windows.end.iloc[-1] == 3 * WINDOW + 17
+    assert list(windows.window) == [
+        f"long:{a}-{b}" for a, b in zip(windows.start, windows.end, strict=True)
+    ]
     assert record.score_max == pytest.approx(windows.score.max(), rel=1e-5)
     assert record.score_mean == pytest.approx(windows.score.mean(), rel=1e-5)
     assert record.score == record.score_max  # --aggregate max is the default
@@ -94,6 +98,117 @@ def test_both_strands_give_the_same_score(scorer, tmp_path):
         [_write_fasta(tmp_path / "r.fa", enumerate(reverse_complement(s) for s in seqs))],
     )  # fmt: skip
     np.testing.assert_allclose(forward.score, reverse.score, atol=1e-5)
+
+
+@pytest.mark.parametrize("aggregate", ["max", "mean"])
+def test_every_length_scores_the_same_on_both_strands(scorer, tmp_path, aggregate):
+    """Records of 1 to 3 windows (every length, 1..600 bp): the tiling is its own mirror image,
+    so a record and its reverse complement get the same score, to 1e-6, at any length."""
+    rng = np.random.default_rng(4)
+    seqs = [_random_seq(rng, n) for n in range(1, 3 * WINDOW + 1)]
+    forward = _write_fasta(tmp_path / "f.fa", enumerate(seqs))
+    reverse = _write_fasta(tmp_path / "r.fa", enumerate(reverse_complement(s) for s in seqs))
+    a = _predict(scorer, tmp_path, [forward], aggregate=aggregate)
+    b = _predict(scorer, tmp_path, [reverse], aggregate=aggregate)
+    assert list(a.length) == list(range(1, 3 * WINDOW + 1)) and list(a.windows) == list(b.windows)
+    for column in ("score", "score_mean", "score_max"):
+        np.testing.assert_allclose(a[column], b[column], rtol=0, atol=1e-6)
+    # The 1,234-bp record from the issue (0.469 vs 0.485 with tiles laid from the 5' end).
+    long = _random_seq(rng, 1234)
+    pair = [_write_fasta(tmp_path / f"{i}.fa", [("x", s)]) for i, s in
+            enumerate([long, reverse_complement(long)])]  # fmt: skip
+    one, other = (_predict(scorer, tmp_path, [f], aggregate=aggregate).iloc[0] for f in pair)
+    assert one.windows == other.windows == 12  # 1 + ceil(1034 / 100)
+    assert one.score == pytest.approx(other.score, abs=1e-6)
+
+
+def test_stride_bounds_the_step_between_tiles(scorer, tmp_path):
+    fasta = _write_fasta(tmp_path / "s.fa", [("x", _random_seq(np.random.default_rng(5), 500))])
+    windows = _predict(scorer, tmp_path, [fasta], per_window=True, stride=60)
+    assert list(windows.start) == [1, 61, 121, 181, 241, 301]  # gap 300 = 5 steps of 60
+    assert windows.end.iloc[-1] == 500
+
+
+def test_iupac_codes_count_as_unknown_for_n_rich(scorer, tmp_path):
+    rng = np.random.default_rng(6)
+    ambiguous = "RYSWKMBDHVNryswkmbdhvn"
+    fasta = _write_fasta(
+        tmp_path / "iupac.fa",
+        [("iupac", (ambiguous * 10)[:150] + _random_seq(rng, 50)),
+         ("dna", _random_seq(rng, 150).lower() + _random_seq(rng, 50))],
+    )  # fmt: skip
+    table = _predict(scorer, tmp_path, [fasta]).set_index("name")
+    assert table.loc["iupac", "flags"] == "n_rich"  # 150 of 200 unknown, > 0.5
+    assert table.loc["dna", "flags"] == "."  # soft-masked acgt are known bases
+    # The model reads every ambiguity code as N, so swapping them for N changes nothing.
+    seq = (ambiguous * 10)[:150] + _random_seq(rng, 50)
+    scores = scorer.score([seq, "N" * 150 + seq[150:]])
+    np.testing.assert_allclose(scores[0], scores[1], rtol=1e-6)
+
+
+def test_u_is_read_as_t_with_one_warning(tiny_model, tmp_path):
+    """FASTA and table inputs alike: U scores as T, and stderr gets one counted warning line."""
+    rng = np.random.default_rng(7)
+    dna = [_random_seq(rng, 150), _random_seq(rng, 250)]
+    rna = [s.replace("T", "U") for s in dna]
+    inputs = {
+        "dna.fa": "".join(f">s{i}\n{s}\n" for i, s in enumerate(dna)),
+        "rna.fa": "".join(f">s{i}\n{s}\n" for i, s in enumerate(rna)),
+        "rna.tsv": "name\tsequence\n" + "".join(f"s{i}\t{s}\n" for i, s in enumerate(rna)),
+    }
+    results = {}
+    for name, text in inputs.items():
+        path = tmp_path / name
+        path.write_text(text)
+        out = tmp_path / f"{name}.scores.tsv"
+        result = run_cli("predict", path, "--model", tiny_model, "-o", out, "--quiet")
+        assert result.returncode == 0, result.stderr
+        results[name] = (pd.read_csv(out, sep="\t"), result.stderr)
+        if name.startswith("rna"):
+            count = sum(s.count("U") for s in rna)
+            lines = result.stderr.splitlines()
+            assert len(lines) == 1 and "warning" in lines[0].lower(), result.stderr
+            assert f"read {count} U bases as T in 2 records of {path}" in lines[0]
+        else:
+            assert results[name][1] == ""
+    for name in ("rna.fa", "rna.tsv"):
+        np.testing.assert_allclose(results[name][0].score, results["dna.fa"][0].score, rtol=1e-6)
+
+
+def test_peer_fasta_with_rna_and_masked_n(scorer, tmp_path, caplog):
+    """Selene's small.fasta: chr3 is ``nNNnnUUAtC`` (U read as T), chr1/chr4 mostly N."""
+    with caplog.at_level("WARNING"):
+        table = _predict(scorer, tmp_path, [EXAMPLES / "peers/selene/small.fasta"])
+    table = table.set_index("name")
+    assert [r.getMessage() for r in caplog.records if "U bases" in r.getMessage()] == [
+        f"read 2 U bases as T in 1 record of {EXAMPLES / 'peers/selene/small.fasta'}"
+    ]
+    assert table.loc["chr3", "flags"] == "short"  # 5 of 10 unknown: not above 0.5
+    assert table.loc["chr4", "flags"] == "short,n_rich"
+
+
+def test_bed_input_keeps_its_columns(scorer, tmp_path):
+    bed = EXAMPLES / "hg38_chr2_enhancers.bed"
+    reference = EXAMPLES / "hg38_chr2_1-400000.fa.gz"
+    rows = [line.split("\t") for line in bed.read_text().splitlines() if line.startswith("chr")]
+    table = _predict(scorer, tmp_path, [bed], reference=reference)
+    assert list(table.columns[:6]) == ["chrom", "start", "end", "name", "length", "windows"]
+    assert len(table) == len(rows) == 18
+    assert list(table.chrom) == [r[0] for r in rows]
+    assert list(table.start) == [int(r[1]) for r in rows]  # as in the BED: 0-based
+    assert list(table.end) == [int(r[2]) for r in rows]
+    assert list(table.name) == [r[3] for r in rows]
+    assert list(table.length) == [int(r[2]) - int(r[1]) for r in rows]
+    # Minus-strand copies of the same intervals: same tiles, same scores.
+    minus = tmp_path / "minus.bed"
+    minus.write_text("".join("\t".join([*r[:5], "-"]) + "\n" for r in rows))
+    flipped = _predict(scorer, tmp_path, [minus], reference=reference)
+    assert list(flipped.windows) == list(table.windows)
+    np.testing.assert_allclose(flipped.score, table.score, rtol=0, atol=1e-6)
+    # --per-window rows still carry each window's own coordinates (1-based closed).
+    windows = _predict(scorer, tmp_path, [bed], reference=reference, per_window=True)
+    assert len(windows) == table.windows.sum()
+    assert (windows.end - windows.start + 1 == WINDOW).all()
 
 
 def test_bed_regions_use_genomic_context(scorer, tmp_path):

@@ -1,4 +1,5 @@
-"""Tiling covers every base, keeps one window length, and pads only the last window."""
+"""Tiling covers every base, keeps one window length, and pads only the last window; the
+strand-symmetric tiling is also its own mirror image."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from dnaseq_cli.records import Interval
 from dnaseq_cli.windows import tile, tile_array, tile_interval, tile_sequence
+from dnaseq_cli.windows.tiling import tile_symmetric
 
 
 @settings(deadline=None, max_examples=80)
@@ -28,6 +30,38 @@ def test_tiling_covers_every_base(length: int, window: int, data: st.DataObject)
     assert tiling.ends[-1] >= length and (len(tiling) == 1 or tiling.ends[-2] < length)
     assert tiling.padded.sum() <= 1 and tiling.padded[-1] == (tiling.ends[-1] > length)
     assert (tiling.valid_lengths == np.minimum(tiling.ends, length) - tiling.starts).all()
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.integers(0, 400), st.integers(1, 40), st.data())
+def test_symmetric_tiling_is_its_own_mirror(length: int, window: int, data: st.DataObject) -> None:
+    stride = data.draw(st.integers(1, window))
+    tiling = tile_symmetric(length, window, stride)
+    if length == 0:
+        assert len(tiling) == 0
+        return
+    assert (tiling.ends - tiling.starts == window).all()
+    if length <= window:
+        assert list(tiling) == [(0, window)]
+        return
+    assert tiling.starts[0] == 0 and tiling.ends[-1] == length and not tiling.padded.any()
+    steps = np.diff(tiling.starts)
+    assert (steps >= 1).all() and (steps <= stride).all()
+    assert steps.max() - steps.min() <= 1  # the gap is spread evenly
+    mirrored = sorted((length - end, length - start) for start, end in tiling)
+    assert mirrored == list(tiling)
+    regular = tile(length, window, stride)  # never more than one window above the regular rule
+    assert len(regular) <= len(tiling) <= len(regular) + 1
+
+
+def test_symmetric_tiling_examples() -> None:
+    assert tile_symmetric(617, 200, 100).starts.tolist() == [0, 83, 167, 250, 334, 417]
+    assert tile_symmetric(700, 200, 100).starts.tolist() == [0, 100, 200, 300, 400, 500]
+    # odd gap, odd count: one window more, so that no lone middle window sits off-centre
+    assert tile_symmetric(301, 200, 100).starts.tolist() == [0, 34, 67, 101]
+    assert list(tile_symmetric(5, 8, 4)) == [(0, 8)] and len(tile_symmetric(0, 8, 4)) == 0
+    with pytest.raises(ValueError):
+        tile_symmetric(10, 4, 5)
 
 
 def test_tile_examples() -> None:
@@ -59,6 +93,10 @@ def test_tile_interval_strands() -> None:
     assert [(w.start, w.end) for w in plus] == [(100, 104), (103, 107), (106, 110)]
     assert all(w.strand == "+" for w in plus)
     minus = tile_interval(Interval("c", 100, 111, "-"), 4, 4)
-    assert [(w.start, w.end) for w in minus] == [(107, 111), (103, 107), (99, 103)]
+    assert [(w.start, w.end) for w in minus] == [(107, 111), (105, 109), (102, 106), (100, 104)]
+    plus = tile_interval(Interval("c", 100, 111, "+"), 4, 4)
+    assert sorted((w.start, w.end) for w in minus) == [(w.start, w.end) for w in plus]
     near_start = tile_interval(Interval("c", 0, 5, "-"), 4, 4)
-    assert [(w.start, w.end) for w in near_start] == [(1, 5), (-3, 1)]  # fetch_window pads it
+    assert [(w.start, w.end) for w in near_start] == [(1, 5), (0, 4)]  # inside the interval
+    short = tile_interval(Interval("c", 0, 3, "-"), 4, 4)
+    assert [(w.start, w.end) for w in short] == [(-1, 3)]  # fetch_window pads it
