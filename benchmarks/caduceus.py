@@ -97,7 +97,7 @@ def main() -> None:
                     ref = run_one(variant, length, "reference", args, ref_path)
                     row["reference"] = ref
                     if "error" not in fast and "error" not in ref:
-                        a, b = torch.load(fast_path), torch.load(ref_path)
+                        a, b = (torch.load(p, weights_only=True) for p in (fast_path, ref_path))
                         row["max_abs_diff"] = (a - b).abs().max().item()
                         row["speedup"] = ref["seconds"] / fast["seconds"]
                         row["cpu_speedup"] = ref["cpu_seconds"] / fast["cpu_seconds"]

@@ -239,6 +239,17 @@ def written_by_dnaseq(folder: Path) -> bool:
     return set(_written_files(folder)) <= listed
 
 
+def _why_protected(folder: Path) -> str:
+    cwd = Path.cwd().resolve()
+    if folder == cwd:
+        return "the current folder"
+    if folder == Path("/"):
+        return "the root folder"
+    if folder == Path.home().resolve():
+        return "the home folder"
+    return "a folder that holds the current folder"
+
+
 def _protected_folders() -> list[Path]:
     cwd = Path.cwd().resolve()
     return [cwd, *cwd.parents, Path.home().resolve(), Path("/")]
@@ -251,9 +262,9 @@ def check_folder_output(
     target = Path(target)
     real = target.resolve()
     if real in _protected_folders():
-        raise InputError(
-            "refusing to use this folder as an output (choose a new folder)", path=target
-        )
+        raise InputError(f"refusing to write into {_why_protected(real)}; choose a new folder",
+                         path=target)  # fmt: skip
+    refuse_overwriting_inputs([target], inputs)
     for given in inputs:
         if given is None or str(given) == STDOUT:
             continue

@@ -45,6 +45,19 @@ def positive(value: Number | None) -> Number | None:
     return value
 
 
+def at_most(maximum: float, minimum: float = 0) -> Callable[[Number | None], Number | None]:
+    """Accept ``minimum <= value <= maximum`` (or None): rates where a huge value is a typo."""
+    low = at_least(minimum)
+
+    def check(value: Number | None) -> Number | None:
+        value = low(value)
+        if value is not None and value > maximum:
+            raise typer.BadParameter(f"must be <= {maximum:g}, got {value:g}")
+        return value
+
+    return check
+
+
 def fraction(*, below_one: bool = False) -> Callable[[float | None], float | None]:
     """Accept ``0 <= value <= 1`` (``< 1`` with ``below_one``), or None."""
 

@@ -37,7 +37,7 @@ def member_names(folders: list[Path]) -> list[str]:
     for folder in folders:
         try:
             names.append(str(json.loads((folder / "config.json").read_text())["backbone"]))
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):  # the loader names what is wrong
             names.append("member")
     if len(set(names)) == len(names):
         return names

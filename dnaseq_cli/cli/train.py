@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dnaseq_cli.cli.checks import at_least_one, fraction, non_negative
+from dnaseq_cli.cli.checks import at_least_one, at_most, fraction, non_negative
 from dnaseq_cli.cli.console import say, stderr_console
 from dnaseq_cli.data.dataset import MANIFEST_FILE, load_dataset
 from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
@@ -79,7 +80,10 @@ def train(
         "one optimiser step sees N x batch-size x grad-accum sequences.",
     ),
     lr: float = typer.Option(
-        1e-3, "--lr", callback=non_negative, help="Peak learning rate (AdamW)."
+        1e-3,
+        "--lr",
+        callback=at_most(10),
+        help="Peak learning rate (AdamW), 0 <= lr <= 10.",
     ),
     weight_decay: float = typer.Option(
         0.01, "--weight-decay", callback=non_negative, help="AdamW weight decay."
@@ -323,15 +327,13 @@ def _train_in(
     time_limit: float | None, options: PreprocessOptions, settings: dict, console: Console,
 ) -> None:  # fmt: skip
     """Train into ``run_dir`` (the unfinished folder that becomes ``output``)."""
-    from dnaseq_cli.engine.run import train_run
-    from dnaseq_cli.engine.trainer import TrainConfig
-    from dnaseq_cli.models import factory
-
-    backbone = spec["backbone"]
     if len(inputs) == 1 and (inputs[0] / MANIFEST_FILE).is_file():
         dataset = load_dataset(inputs[0])
-    else:
-        dataset_dir = run_dir / "dataset"
+        _train_on(ctx, dataset, run_dir, output, spec, build_model, objective, init, device_obj,
+                  resume, quiet, time_limit, settings, console)  # fmt: skip
+        return
+    dataset_dir = run_dir / "dataset"
+    with _errors_named_after(inputs, dataset_dir):
         if resume and (dataset_dir / MANIFEST_FILE).is_file():
             dataset = load_dataset(dataset_dir)
         else:
@@ -339,6 +341,35 @@ def _train_in(
                 preprocess(options, dataset_dir, overwrite=True)
             ctx.barrier()  # the other ranks read the folder rank 0 wrote
             dataset = load_dataset(dataset_dir)
+        _train_on(ctx, dataset, run_dir, output, spec, build_model, objective, init, device_obj,
+                  resume, quiet, time_limit, settings, console)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _errors_named_after(inputs: list[Path], dataset_dir: Path) -> Iterator[None]:
+    """An error about the dataset train built (in a hidden folder) names the user's inputs."""
+    try:
+        yield
+    except InputError as error:
+        if error.path is None or not Path(error.path).resolve().is_relative_to(
+            dataset_dir.resolve()
+        ):
+            raise
+        named = ", ".join(map(str, inputs))
+        raise InputError(error.reason, path=named, line=error.line, record=error.record) from None
+
+
+def _train_on(
+    ctx, dataset, run_dir: Path, output: Path, spec: dict, build_model, objective: str | None,
+    init: Path | None, device_obj, resume: bool, quiet: bool, time_limit: float | None,
+    settings: dict, console: Console,
+) -> None:  # fmt: skip
+    """Train ``dataset`` into ``run_dir``."""
+    from dnaseq_cli.engine.run import train_run
+    from dnaseq_cli.engine.trainer import TrainConfig
+    from dnaseq_cli.models import factory
+
+    backbone = spec["backbone"]
     config = TrainConfig(**settings)
     encoding = factory.encoding_of(backbone, spec["config"])
     show = not quiet and sys.stderr.isatty()

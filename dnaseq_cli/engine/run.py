@@ -246,6 +246,14 @@ def _write_json(data: dict[str, Any], path: Path) -> None:
         tmp.write_text(json.dumps(data, indent=2, default=float) + "\n")
 
 
+def _path_from(path: Path, run_dir: Path) -> str:
+    """``path`` relative to ``run_dir`` when inside it (the dataset train built), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(run_dir).resolve()))
+    except ValueError:
+        return str(path)
+
+
 def train_run(
     dataset: Dataset,
     run_dir: Path,
@@ -368,7 +376,9 @@ def _write_run_config(
             "train": asdict(config),
             "time_limit_seconds": time_limit,  # --max-time: no epoch started past it
             "synthetic": trainer.synthetic_counts,  # augmentation rows added to train only
-            "dataset": str(dataset.path),
+            # a dataset built inside the run folder is recorded relative to it: the folder is
+            # built under a temporary name and moved, so its own path would name nothing
+            "dataset": _path_from(dataset.path, run_dir),
             "dataset_manifest": {
                 k: dataset.manifest[k]
                 for k in ("encoding", "window_length", "task", "classes", "split")
