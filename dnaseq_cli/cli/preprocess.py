@@ -70,6 +70,17 @@ def preprocess(
     test_chroms: str | None = typer.Option(
         None, "--test-chroms", help="Hold out these chromosomes for test, e.g. chr8,chr9."
     ),
+    val_inputs: list[Path] | None = typer.Option(
+        None,
+        "--val-input",
+        help="Use this file's records as the validation split, as given (e.g. a benchmark's dev "
+        "set; repeatable). Training records identical to one of them are dropped, with a count.",
+    ),
+    test_inputs: list[Path] | None = typer.Option(
+        None,
+        "--test-input",
+        help="Use this file's records as the test split, as given (repeatable).",
+    ),
     val_chroms: str | None = typer.Option(
         None, "--val-chroms", help="Hold out these chromosomes for validation."
     ),
@@ -105,6 +116,8 @@ def preprocess(
         val_chroms=_chrom_list(val_chroms),
         seed=seed,
         harmonise_chroms=harmonise_chroms,
+        val_inputs=list(val_inputs or []),
+        test_inputs=list(test_inputs or []),
     )
     console = stderr_console()
     progress = Progress(

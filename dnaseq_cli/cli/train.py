@@ -199,6 +199,17 @@ def train(
         0.1, "--test-fraction", callback=fraction(below_one=True), help="Test fraction."
     ),
     test_chroms: str | None = typer.Option(None, "--test-chroms", help="Held-out chromosomes."),
+    val_inputs: list[Path] | None = typer.Option(
+        None,
+        "--val-input",
+        help="Use this file's records as the validation split, as given (e.g. a benchmark's dev "
+        "set; repeatable). Training records identical to one of them are dropped, with a count.",
+    ),
+    test_inputs: list[Path] | None = typer.Option(
+        None,
+        "--test-input",
+        help="Use this file's records as the test split, as given (repeatable).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Train a backbone and write a run folder with the best checkpoint and test metrics.
@@ -278,6 +289,7 @@ def train(
                 inputs=list(inputs), reference=reference, label_column=label_column,
                 window=window, stride=stride, val_fraction=val_fraction,
                 test_fraction=test_fraction, test_chroms=_chroms(test_chroms), seed=seed,
+                val_inputs=list(val_inputs or []), test_inputs=list(test_inputs or []),
             ),
             dict(
                 epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
@@ -307,7 +319,8 @@ def _train(
 
     device_obj = resolve_device(device)
     folder = resumable_directory(
-        output, force=force, resume=resume, inputs=[*inputs, options.reference, init],
+        output, force=force, resume=resume,
+        inputs=[*inputs, *options.val_inputs, *options.test_inputs, options.reference, init],
         keep=lambda work: (work / STATE_FILE).is_file(), is_main=ctx.is_main,
     )  # fmt: skip
     ctx.barrier()  # every rank has looked at the folder before rank 0 changes it
@@ -328,6 +341,12 @@ def _train_in(
 ) -> None:  # fmt: skip
     """Train into ``run_dir`` (the unfinished folder that becomes ``output``)."""
     if len(inputs) == 1 and (inputs[0] / MANIFEST_FILE).is_file():
+        if options.val_inputs or options.test_inputs:
+            raise InputError(
+                "--val-input/--test-input split FASTA/table/BED inputs; a dataset folder already "
+                "has its splits (give them to 'dnaseq preprocess')",
+                path=inputs[0],
+            )
         dataset = load_dataset(inputs[0])
         _train_on(ctx, dataset, run_dir, output, spec, build_model, objective, init, device_obj,
                   resume, quiet, time_limit, settings, console)  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from dnaseq_cli.data.splits import chromosome_split, stratified_split
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.output import check_folder_output, output_directory
 from dnaseq_cli.records import SequenceRecord
+
+logger = logging.getLogger(__name__)
 
 _KMER_ENCODING = re.compile(r"^kmer([1-6])$")
 ENCODING_CHOICES = ("char", "kmer1", "kmer2", "kmer3", "kmer4", "kmer5", "kmer6")
@@ -48,12 +51,19 @@ class PreprocessOptions:
     val_chroms: list[str] = field(default_factory=list)
     seed: int = 0
     harmonise_chroms: bool = False
+    val_inputs: list[Path] = field(default_factory=list)
+    """Files whose windows form the validation split as given (a benchmark's dev set)."""
+    test_inputs: list[Path] = field(default_factory=list)
+    """Files whose windows form the test split as given."""
 
 
 @dataclass
 class _Loaded:
     windows: list[SequenceWindow]
     inputs: list[tuple[str, Path]]
+    given_splits: list[str | None] = field(default_factory=list)
+    """Per window: "val"/"test" when it came from a --val-input/--test-input file, else None."""
+    dropped_duplicates: int = 0
 
 
 def _encoder(
@@ -145,20 +155,30 @@ def _bed_windows(path: Path, options: PreprocessOptions) -> Iterator[SequenceWin
         )
 
 
+def _given_inputs(options: PreprocessOptions) -> list[tuple[Path, str | None]]:
+    """Every input with the split it was given for (None: split by fraction or chromosome)."""
+    return [
+        *((path, None) for path in options.inputs),
+        *((path, "val") for path in options.val_inputs),
+        *((path, "test") for path in options.test_inputs),
+    ]
+
+
 def load_windows(options: PreprocessOptions) -> _Loaded:
     """Read every input and cut it into windows of one common length."""
     windows: list[SequenceWindow] = []
+    given_splits: list[str | None] = []
     inputs: list[tuple[str, Path]] = []
-    sequence_batches: list[tuple[Path, list[SequenceRecord]]] = []
-    bed_paths: list[Path] = []
-    for path in options.inputs:
+    sequence_batches: list[tuple[Path, str | None, list[SequenceRecord]]] = []
+    bed_paths: list[tuple[Path, str | None]] = []
+    for path, split in _given_inputs(options):
         kind = detect_format(path, options.input_format)
+        role = kind if split is None else f"{split} {kind}"
         if kind == "bed":
-            bed_paths.append(path)
-            inputs.append(("bed", path))
+            bed_paths.append((path, split))
         else:
-            sequence_batches.append((path, _load_sequences(path, kind, options)))
-            inputs.append((kind, path))
+            sequence_batches.append((path, split, _load_sequences(path, kind, options)))
+        inputs.append((role, path))
     if bed_paths and options.reference is not None:
         inputs.append(("reference", options.reference))
     if bed_paths and sequence_batches:
@@ -166,23 +186,75 @@ def load_windows(options: PreprocessOptions) -> _Loaded:
             "mixing BED inputs with FASTA/table inputs in one dataset is not supported"
         )
     if sequence_batches:
-        lengths = [len(r) for _, batch in sequence_batches for r in batch]
+        lengths = [len(r) for _, _, batch in sequence_batches for r in batch]
         window = options.window or max(lengths)
-        for _, batch in sequence_batches:
-            windows.extend(record_windows(batch, window=window, stride=options.stride))
-    for path in bed_paths:
-        windows.extend(_bed_windows(path, options))
+        for _, split, batch in sequence_batches:
+            cut = list(record_windows(batch, window=window, stride=options.stride))
+            windows.extend(cut)
+            given_splits.extend([split] * len(cut))
+    for path, split in bed_paths:
+        cut = list(_bed_windows(path, options))
+        windows.extend(cut)
+        given_splits.extend([split] * len(cut))
     lengths = {len(w.sequence) for w in windows}
     if len(lengths) > 1:
         raise InputError(
             "inputs give windows of different lengths "
             f"({', '.join(map(str, sorted(lengths)))}); pass --window N"
         )
-    return _Loaded(windows=windows, inputs=inputs)
+    loaded = _Loaded(windows=windows, inputs=inputs, given_splits=given_splits)
+    return _drop_train_copies_of_held_out(loaded) if any(given_splits) else loaded
 
 
-def _splitter(options: PreprocessOptions) -> Callable[[pd.DataFrame], np.ndarray]:
+def _drop_train_copies_of_held_out(loaded: _Loaded) -> _Loaded:
+    """Remove split-free windows whose sequence is also in a given val/test file.
+
+    Why: benchmarks ship train and dev files with exact duplicates between them (GUE's tf_4 has
+    346); a model selected on a dev set that it was trained on is selected on memory.
+    """
+    held_out = {
+        w.sequence.upper()
+        for w, split in zip(loaded.windows, loaded.given_splits, strict=True)
+        if split
+    }
+    keep = [
+        split is not None or w.sequence.upper() not in held_out
+        for w, split in zip(loaded.windows, loaded.given_splits, strict=True)
+    ]
+    dropped = keep.count(False)
+    if dropped:
+        logger.warning(
+            "dropped %d training windows identical to a --val-input/--test-input window", dropped
+        )
+    return _Loaded(
+        windows=[w for w, kept in zip(loaded.windows, keep, strict=True) if kept],
+        inputs=loaded.inputs,
+        given_splits=[s for s, kept in zip(loaded.given_splits, keep, strict=True) if kept],
+        dropped_duplicates=dropped,
+    )
+
+
+def _splitter(
+    options: PreprocessOptions, given_splits: list[str | None] | None = None
+) -> Callable[[pd.DataFrame], np.ndarray]:
+    """Rows from --val-input/--test-input keep their split; the rest are split as asked.
+
+    A split that is given by a file is not also drawn from the other inputs.
+    """
+    given = list(given_splits or [])
+
     def assign(records: pd.DataFrame) -> np.ndarray:
+        if not any(given):
+            return assign_free(records)
+        assignment = np.array(given, dtype=object)
+        free = np.flatnonzero([split is None for split in given])
+        if len(free):
+            assignment[free] = assign_free(records.iloc[free].reset_index(drop=True))
+        return assignment.astype(str)
+
+    val_given, test_given = bool(options.val_inputs), bool(options.test_inputs)
+
+    def assign_free(records: pd.DataFrame) -> np.ndarray:
         labels = [None if v == "" else v for v in records["label"]]
         if options.test_chroms:
             chroms = [c if c != "" else None for c in records["chrom"]]
@@ -196,8 +268,8 @@ def _splitter(options: PreprocessOptions) -> Callable[[pd.DataFrame], np.ndarray
             )
         return stratified_split(
             labels,
-            val_fraction=options.val_fraction,
-            test_fraction=options.test_fraction,
+            val_fraction=0.0 if val_given else options.val_fraction,
+            test_fraction=0.0 if test_given else options.test_fraction,
             seed=options.seed,
         )
 
@@ -217,7 +289,7 @@ def preprocess(
     or an input (:func:`dnaseq_cli.output.check_folder_output`, checked before any work).
     ``progress(total, ...)`` may return a callback advanced once per encoded window.
     """
-    inputs = [*options.inputs, options.reference]
+    inputs = [*options.inputs, *options.val_inputs, *options.test_inputs, options.reference]
     check_folder_output(out_dir, force=overwrite, inputs=inputs)
     if options.window is not None and options.window <= 0:
         raise InputError(f"--window must be positive, got {options.window}")
@@ -235,9 +307,14 @@ def preprocess(
         "tile_stride": options.stride,
         "split": {
             "method": "chromosome" if options.test_chroms else "stratified",
+            "val_inputs": [str(path) for path in options.val_inputs],
+            "test_inputs": [str(path) for path in options.test_inputs],
+            "dropped_train_duplicates": loaded.dropped_duplicates,
             "seed": options.seed,
-            "val_fraction": options.val_fraction,
-            "test_fraction": None if options.test_chroms else options.test_fraction,
+            "val_fraction": None if options.val_inputs else options.val_fraction,
+            "test_fraction": None
+            if options.test_chroms or options.test_inputs
+            else options.test_fraction,
             "test_chroms": options.test_chroms,
             "val_chroms": options.val_chroms,
         },
@@ -252,7 +329,7 @@ def preprocess(
             encode=encode,
             token_length=token_length(window, k, options.kmer_stride),
             token_dtype=np.dtype(token_dtype(options.encoding)),
-            assign_splits=_splitter(options),
+            assign_splits=_splitter(options, loaded.given_splits),
             manifest=manifest,
             inputs=loaded.inputs,
             progress=advance,
