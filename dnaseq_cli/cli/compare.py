@@ -74,6 +74,12 @@ def compare(
         0, "--seed", callback=non_negative, help="Seed shared by every backbone (--run)."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N] (--run)."),
+    by_task: bool = typer.Option(
+        False,
+        "--by-task",
+        help="One row per backbone with the dev (validation) AUROC, MCC and accuracy of each task "
+        "side by side, and the published foundation-model AUROCs for those tasks (GUE).",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing --output folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages (--run)."),
 ) -> None:
@@ -96,6 +102,11 @@ def compare(
         )  # fmt: skip
     elif output is not None and not runs:
         raise InputError("--output needs run folders or --run DATASET")
+    if by_task:
+        if not runs:
+            raise InputError("--by-task needs run folders (or --run DATASET)")
+        _print_by_task(runs, fmt, output, quiet)
+        return
     parts: dict[str, tuple[list[dict], tuple[Column, ...], str]] = {}
     if with_paper or not runs:
         parts["paper"] = (paper_rows(), PAPER, f"Published comparison ({SOURCE})")
@@ -111,6 +122,32 @@ def compare(
                     "wrote " + ", ".join(str(p) for p in written), highlight=False, markup=False
                 )
     _print(parts, fmt)
+
+
+def _print_by_task(runs: list[Path], fmt: str, output: Path | None, quiet: bool) -> None:
+    from dnaseq_cli.report.tasks import best_by_task, task_auroc_png, task_columns, task_rows
+
+    rows, tasks = task_rows(runs)
+    columns = task_columns(tasks)
+    title = "Dev-split metrics by task (dnaseq) and published AUROCs"
+    if output is not None:
+        from dnaseq_cli.output import MARKER, atomic_path, mark_as_written
+
+        output.mkdir(parents=True, exist_ok=True)
+        for suffix, text in (("tsv", to_tsv(rows, columns)), ("md", to_markdown(rows, columns)),
+                             ("json", to_json({"by_task": rows}))):  # fmt: skip
+            with atomic_path(output / f"comparison_by_task.{suffix}") as tmp:
+                tmp.write_text(text)
+        task_auroc_png(rows, tasks, output / "comparison_by_task.png")
+        if (output / MARKER).is_file():
+            mark_as_written(output)
+    _print({"by_task": (rows, columns, title)}, fmt)
+    if not quiet:
+        best = best_by_task(rows, tasks)
+        stderr_console().print(
+            "best dev AUROC: " + ", ".join(f"{task} {model}" for task, model in best.items()),
+            highlight=False, markup=False,
+        )  # fmt: skip
 
 
 def _print(parts: dict[str, tuple[list[dict], tuple[Column, ...], str]], fmt: str) -> None:
