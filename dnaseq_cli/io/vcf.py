@@ -1,9 +1,12 @@
 """VCF/BCF reader: one :class:`Variant` per ALT allele, through pysam.
 
 Multi-allelic records are split so that every variant can be scored on its own. Alleles that are not
-sequence (symbolic ``<DEL>``/``<*>``, breakends, the spanning deletion ``*``, a missing ``.``)
-cannot be turned into an alternative sequence, so they are skipped, counted in
-:class:`VariantStats`, and reported in one warning at the end rather than one per line. htslib's own
+sequence (symbolic ``<DEL>``/``<*>``, breakends, the spanning deletion ``*``, a missing ``.``) or
+not ``A/C/G/T/N`` (a REF of ``.``, an IUPAC ``R``, gReLU's ``-``) cannot be turned into an
+alternative sequence, so they are skipped, counted in :class:`VariantStats`, and reported in one
+warning at the end rather than one per line: one odd record never stops a file. Only a file (or a
+line) that is not a variant record at all is an error. ``fmt="variants"`` reads a headerless
+tab-separated ``CHROM POS ID REF ALT [...]`` table (GPN's example VCF) with the same rules. htslib's own
 stderr chatter is silenced and its failures become :class:`InputError` naming the file and the line.
 Plain gzip (not bgzip) input and stdin are copied to a temporary file first, because htslib cannot
 read those through pysam.
@@ -20,7 +23,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -36,9 +39,16 @@ from dnaseq_cli.io._open import (
     display_name,
     is_bgzf_bytes,
     is_gzip_bytes,
+    numbered_lines,
+    open_text,
 )
 
-__all__ = ["Variant", "VariantStats", "iter_variants", "read_variants"]
+__all__ = ["FORMATS", "Variant", "VariantStats", "iter_variants", "read_variants"]
+
+#: ``--format`` values: ``auto`` and ``vcf`` read VCF/BCF (never guessing a table), ``variants`` a
+#: tab-separated ``CHROM POS ID REF ALT [...]`` table with or without ``#`` header lines.
+FORMATS = ("auto", "vcf", "variants")
+_TABLE_HINT = "a CHROM POS ID REF ALT table without a VCF header is read with --format variants"
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +73,11 @@ class Variant:
     allele_index: int
     info: dict[str, Any] = field(default_factory=dict, hash=False)
     #: Why this ALT cannot be scored (``symbolic``, ``breakend``, ``spanning_deletion``,
-    #: ``missing_alt``); only set when the reader was asked to ``include_skipped``.
+    #: ``missing_alt``, ``invalid_allele``); only set when the reader was asked to
+    #: ``include_skipped``.
     skip_reason: str | None = None
+    #: 1-based line in the file when the reader knows it (tables); see :meth:`VariantStats.line_of`.
+    line: int | None = field(default=None, compare=False)
 
     @property
     def start0(self) -> int:
@@ -102,21 +115,45 @@ class VariantStats:
     breakend: int = 0
     spanning_deletion: int = 0
     missing_alt: int = 0
+    invalid_allele: int = 0
     header: str | None = field(default=None, repr=False)
+    kind: str = "VCF"  # what a record is, for the summary: "VCF" or "table"
+    source: str = ""  # the file's name as messages show it
+    #: Finds the line of a data record while the file is being read (None for BCF / tables).
+    locate: Callable[[int], int | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def skipped(self) -> int:
         """ALT alleles skipped for any reason."""
-        return self.symbolic + self.breakend + self.spanning_deletion + self.missing_alt
+        return (
+            self.symbolic
+            + self.breakend
+            + self.spanning_deletion
+            + self.missing_alt
+            + self.invalid_allele
+        )
+
+    def line_of(self, variant: Variant) -> int | None:
+        """The 1-based line of ``variant`` in its file, if it can be found (for error messages:
+        text VCFs are re-scanned, so call this once, not per record)."""
+        if variant.line is not None:
+            return variant.line
+        return None if self.locate is None else self.locate(variant.record_number)
+
+    def warn(self) -> None:
+        """Log :meth:`summary` once on the ``dnaseq_cli.io.vcf`` logger if alleles were skipped."""
+        if self.skipped:
+            logger.warning("%s: %s", self.source, self.summary())
 
     def summary(self) -> str:
         """One line for logs: counts and the reasons alleles were skipped."""
-        text = f"{self.records:,} VCF records -> {self.variants:,} variants"
+        text = f"{self.records:,} {self.kind} records -> {self.variants:,} variants"
         reasons = [
             (self.symbolic, "symbolic (<DEL>, <*>, ...)"),
             (self.breakend, "breakend"),
             (self.spanning_deletion, "spanning deletion (*)"),
             (self.missing_alt, "missing ALT (.)"),
+            (self.invalid_allele, "invalid allele (not A/C/G/T/N, e.g. '.', '-', 'R')"),
         ]
         parts = [f"{count:,} {why}" for count, why in reasons if count]
         if parts:
@@ -127,10 +164,11 @@ class VariantStats:
 
 
 def read_variants(
-    path: str | os.PathLike[str], *, stats: VariantStats | None = None
+    path: str | os.PathLike[str], *, stats: VariantStats | None = None, fmt: str = "auto"
 ) -> list[Variant]:
-    """All variants of a VCF/BCF as a list (see :func:`iter_variants`)."""
-    return list(iter_variants(path, stats=stats))
+    """All variants of a VCF/BCF (or a ``fmt="variants"`` table) as a list (see
+    :func:`iter_variants`)."""
+    return list(iter_variants(path, stats=stats, fmt=fmt))
 
 
 def iter_variants(
@@ -138,20 +176,27 @@ def iter_variants(
     *,
     stats: VariantStats | None = None,
     include_skipped: bool = False,
+    fmt: str = "auto",
+    warn: bool = True,
 ) -> Iterator[Variant]:
-    """Yield one :class:`Variant` per sequence ALT allele of a VCF, bgzip VCF, BCF or stdin (``-``).
+    """Yield one :class:`Variant` per sequence ALT allele of a VCF, bgzip VCF, BCF or stdin (``-``),
+    or of a ``CHROM POS ID REF ALT`` table with ``fmt="variants"`` (plain, gzip or stdin).
 
     Skipped alleles are counted in ``stats`` (which accumulates if reused) and, if any, summarised
     in one warning on the ``dnaseq_cli.io.vcf`` logger once the file is exhausted. With
     ``include_skipped`` they are also yielded, with ``skip_reason`` set, so a caller can report them
     row by row. ``stats.header`` holds the file's header text once reading has started.
+    ``warn=False`` leaves the warning to the caller (who may still fail on a record it has read).
     """
+    if fmt not in FORMATS:
+        raise InputError(f"unknown variant format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if str(path) != STDIN:
         if check_readable(path).stat().st_size == 0:
             raise InputError("empty file, expected a VCF or BCF", path=path)
-    return _iter_variants(
-        path, stats if stats is not None else VariantStats(), include_skipped=include_skipped
-    )
+    stats = stats if stats is not None else VariantStats()
+    if fmt == "variants":
+        return _iter_table(path, stats, include_skipped, warn)
+    return _iter_variants(path, stats, include_skipped, warn)
 
 
 @contextlib.contextmanager
@@ -195,22 +240,21 @@ def _copy_stdin(out: BinaryIO) -> None:
 
 
 def _iter_variants(
-    path: str | os.PathLike[str], stats: VariantStats, include_skipped: bool = False
+    path: str | os.PathLike[str], stats: VariantStats, include_skipped: bool, warn: bool
 ) -> Iterator[Variant]:
     shown = display_name(path)
+    stats.source = shown
     with _readable_copy(path) as source:
         previous = pysam.set_verbosity(0)
         try:
             vcf = pysam.VariantFile(str(source))
         except (ValueError, OSError) as exc:
-            raise InputError(
-                "not a valid VCF or BCF file (is the '##fileformat' / '#CHROM' header missing?)",
-                path=shown,
-            ) from exc
+            raise _not_a_vcf(source, shown) from exc
         finally:
             pysam.set_verbosity(previous)
         with vcf:
             stats.header = str(vcf.header)
+            stats.locate = lambda n: (_find_data_line(source, n) or (None, ""))[0]
             numbers = {key: meta.number for key, meta in vcf.header.info.items()}
             records = iter(vcf)
             record_number = 0
@@ -226,27 +270,9 @@ def _iter_variants(
                     pysam.set_verbosity(previous)
                 record_number += 1
                 stats.records += 1
-                try:
-                    variants = _split_record(rec, record_number, numbers, stats, include_skipped)
-                except _AlleleError as exc:
-                    located = _find_data_line(source, record_number)
-                    raise InputError(
-                        exc.reason,
-                        path=shown,
-                        line=None if located is None else located[0],
-                        record=f"{rec.chrom}:{rec.pos}",
-                    ) from None
-                yield from variants
-    if stats.skipped:
-        logger.warning("%s: %s", shown, stats.summary())
-
-
-class _AlleleError(Exception):
-    """A REF/ALT problem; the caller adds the file, line and record."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+                yield from _split_record(rec, record_number, numbers, stats, include_skipped)
+    if warn:
+        stats.warn()
 
 
 def _split_record(
@@ -257,60 +283,169 @@ def _split_record(
     include_skipped: bool = False,
 ) -> list[Variant]:
     """One Variant per sequence ALT; other ALTs are counted in ``stats`` (and kept if asked)."""
-    ref = rec.ref.upper()
-    if not _BASES_RE.fullmatch(ref):
-        raise _AlleleError(f"REF allele '{rec.ref}' has characters other than A, C, G, T, N")
     alts = rec.alts
     if not alts:
         stats.missing_alt += 1
         if not include_skipped:
             return []
-        alts = (".",)
+        return [
+            Variant(rec.chrom, rec.pos, rec.id, rec.ref.upper(), ".", record_number, 1,
+                    skip_reason="missing_alt")
+        ]  # fmt: skip
     info = _info(rec)
+    if len(alts) == 1:
+        return _alleles(rec.chrom, rec.pos, rec.id, rec.ref, alts, record_number, lambda _: info,
+                        stats, include_skipped)  # fmt: skip
+    return _alleles(
+        rec.chrom, rec.pos, rec.id, rec.ref, alts, record_number,
+        lambda index: _allele_info(info, numbers, index), stats, include_skipped,
+    )  # fmt: skip
+
+
+def _alleles(
+    chrom: str,
+    pos: int,
+    vid: str | None,
+    raw_ref: str,
+    alts: tuple[str, ...] | list[str],
+    record_number: int,
+    info_of: Callable[[int], dict[str, Any]],
+    stats: VariantStats,
+    include_skipped: bool,
+    line: int | None = None,
+) -> list[Variant]:
+    """The variants of one record (VCF or table), ALTs in file order; unscoreable ALTs counted."""
+    ref = raw_ref.upper()
+    ref_ok = _BASES_RE.fullmatch(ref) is not None
     variants = []
-    skipped = []
     for index, raw_alt in enumerate(alts, start=1):
         alt = raw_alt.upper()
-        reason = _skip_reason(alt)
-        if reason is not None:
-            if rec.alts:
-                setattr(stats, reason, getattr(stats, reason) + 1)
-            if include_skipped:
-                skipped.append(
-                    Variant(rec.chrom, rec.pos, rec.id, ref, raw_alt, record_number, index,
-                            skip_reason=reason)
-                )  # fmt: skip
-            continue
-        if not _BASES_RE.fullmatch(alt):
-            raise _AlleleError(f"ALT allele '{raw_alt}' has characters other than A, C, G, T, N")
-        variants.append(
-            Variant(
-                chrom=rec.chrom,
-                pos=rec.pos,
-                id=rec.id,
-                ref=ref,
-                alt=alt,
-                record_number=record_number,
-                allele_index=index,
-                info=_allele_info(info, numbers, index) if len(alts) > 1 else info,
+        reason = _skip_reason(alt) if ref_ok else "invalid_allele"
+        if reason is None:
+            variants.append(
+                Variant(chrom, pos, vid, ref, alt, record_number, index, info_of(index), line=line)
             )
-        )
-    stats.variants += len(variants)
-    if skipped:  # keep the file's allele order
-        variants = sorted(variants + skipped, key=lambda v: v.allele_index)
+            continue
+        setattr(stats, reason, getattr(stats, reason) + 1)
+        if include_skipped:
+            variants.append(
+                Variant(chrom, pos, vid, ref, raw_alt, record_number, index, skip_reason=reason,
+                        line=line)
+            )  # fmt: skip
+    stats.variants += sum(v.skip_reason is None for v in variants)
     return variants
 
 
 def _skip_reason(alt: str) -> str | None:
+    """Why an (upper-case) ALT cannot be windowed, or None for a plain A/C/G/T/N sequence."""
+    if _BASES_RE.fullmatch(alt):
+        return None
     if alt == "*":
         return "spanning_deletion"
-    if alt == ".":
+    if alt in (".", ""):
         return "missing_alt"
     if alt.startswith("<"):
         return "symbolic"
     if "[" in alt or "]" in alt or (len(alt) > 1 and (alt[0] == "." or alt[-1] == ".")):
         return "breakend"
-    return None
+    return "invalid_allele"
+
+
+# -- headerless variant tables (--format variants) ----------------------------------------------
+
+_TABLE_POS_NAMES = {"pos", "position", "start"}
+
+
+def _iter_table(
+    path: str | os.PathLike[str], stats: VariantStats, include_skipped: bool, warn: bool
+) -> Iterator[Variant]:
+    """``CHROM POS ID REF ALT [more]`` lines (tab-separated, or whitespace without tabs); ``#``
+    lines and a first ``chrom pos ...`` line are headers; ALT may list several alleles."""
+    shown = display_name(path)
+    stats.kind, stats.source = "table", shown
+    record_number = 0
+    no_info: Callable[[int], dict[str, Any]] = lambda _: {}  # noqa: E731
+    with open_text(path) as fh:
+        for lineno, raw in numbered_lines(fh, shown):
+            text = raw.rstrip("\r\n")
+            if not text.strip() or text.startswith("#"):
+                continue
+            fields = text.split("\t") if "\t" in text else text.split()
+            pos_text = fields[1].strip() if len(fields) > 1 else ""
+            if record_number == 0 and pos_text.lower() in _TABLE_POS_NAMES:
+                continue  # a "chrom pos id ref alt" header line without '#'
+            if len(fields) < 5:
+                raise InputError(
+                    f"{len(fields)} columns; a variant table line needs CHROM POS ID REF ALT "
+                    "(tab-separated)",
+                    path=shown,
+                    line=lineno,
+                )
+            if not pos_text.isdecimal():
+                raise InputError(
+                    f"POS '{pos_text}' in column 2 is not a non-negative integer",
+                    path=shown,
+                    line=lineno,
+                )
+            chrom, vid, ref, alt = fields[0].strip(), fields[2].strip(), fields[3], fields[4]
+            record_number += 1
+            stats.records += 1
+            yield from _alleles(
+                chrom, int(pos_text), None if vid in ("", ".") else vid, ref.strip(),
+                alt.strip().split(","), record_number, no_info, stats, include_skipped, lineno,
+            )  # fmt: skip
+    if warn:
+        stats.warn()
+
+
+def _first_lines(source: Path, limit: int = 1 << 16) -> list[str]:
+    """The first lines of a text (or gzip) file, for diagnosing a header htslib refused."""
+    try:
+        with open(source, "rb") as fh:
+            head = fh.read(2)
+        opener: Any = gzip.open if is_gzip_bytes(head) else open
+        with opener(source, "rb") as fh:
+            data = fh.read(limit)
+    except DECOMPRESSION_ERRORS:
+        return []
+    if b"\0" in data:
+        return []  # binary: not text at all
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    return lines[:-1] if len(data) == limit else lines  # the last line may be cut
+
+
+def _not_a_vcf(source: Path, shown: str) -> InputError:
+    """Why htslib could not open the file, in the user's terms (header missing or short)."""
+    lines = _first_lines(source)
+    chrom_line = next((line for line in lines if line.startswith("#CHROM")), None)
+    if chrom_line is not None:
+        columns = len(chrom_line.split("\t"))
+        if columns < 8:
+            return InputError(
+                f"the '#CHROM' header line has {columns} columns, a VCF needs 8 (CHROM POS ID REF "
+                f"ALT QUAL FILTER INFO); {_TABLE_HINT}",
+                path=shown,
+            )
+        if not lines[0].startswith("##fileformat"):
+            return InputError(
+                "the first line is not '##fileformat=VCFv4.x', which a VCF must start with; "
+                f"add it, or: {_TABLE_HINT}",
+                path=shown,
+            )
+    else:
+        data = next((line for line in lines if line.strip() and not line.startswith("#")), None)
+        fields = [] if data is None else data.split("\t")
+        if len(fields) >= 5 and fields[1].strip().isdecimal():
+            return InputError(
+                "no '##fileformat' / '#CHROM' VCF header: this looks like a headerless variant "
+                f"table ({len(fields)} columns); read it with --format variants",
+                path=shown,
+            )
+    return InputError(
+        f"not a valid VCF or BCF file (is the '##fileformat' / '#CHROM' header missing? "
+        f"{_TABLE_HINT})",
+        path=shown,
+    )
 
 
 def _info(rec: Any) -> dict[str, Any]:
@@ -373,6 +508,8 @@ def _diagnose(line: str) -> str:
     fields = line.split("\t")
     if len(fields) < 8:
         hint = " (spaces instead of tabs?)" if " " in line and len(fields) == 1 else ""
+        if len(fields) >= 5:
+            hint = f" (QUAL FILTER INFO missing? {_TABLE_HINT})"
         return f"{len(fields)} tab-separated columns, a VCF line needs at least 8{hint}"
     if not fields[1].isdecimal():
         return f"POS '{fields[1]}' is not a positive integer"

@@ -9,7 +9,10 @@ Layout (``p0 = pos1 - 1`` is the 0-based position of the first REF base, ``c = l
   ``p0 + len(REF)`` onwards until the window is full. A deletion thus pulls in extra right-flank
   bases and an insertion trims the right flank; ALT longer than ``length - c`` is cut at the window
   end.
-* Flanks that run off the contig are N, with mask False; ALT bases always have mask True.
+* Flanks that run off the contig are N, with mask False; ALT bases always have mask True. The
+  number of such padding bases is ``ref_padding`` / ``alt_padding`` (computed from coordinates, so
+  callers need not sum masks), and ``truncated`` says that REF or ALT is longer than the
+  ``length - c`` bases right of the centre, so the window cannot show the whole change.
 
 ``ref_matches`` compares REF case-insensitively with the reference at ``[p0, p0 + len(REF))`` (a REF
 running past the contig end never matches); callers report mismatches instead of scoring them.
@@ -41,6 +44,9 @@ class VariantWindowPair:
     ref_matches: bool
     observed_ref: str
     start: int
+    ref_padding: int = 0
+    alt_padding: int = 0
+    truncated: bool = False
 
 
 def _check_allele(allele: str, what: str, record: str, path: str | Path | None) -> None:
@@ -93,6 +99,8 @@ def variant_windows(
     )
     alt_seq = ref_seq[:centre] + alt_part + right
     alt_mask = np.concatenate([ref_mask[:centre], np.ones(len(alt_part), bool), right_mask])
+    left_pad = max(-start, 0)
+    right_real = max(min(right_start + right_len, size) - right_start, 0)
     return VariantWindowPair(
         ref_seq=ref_seq,
         alt_seq=alt_seq,
@@ -102,4 +110,7 @@ def variant_windows(
         ref_matches=observed.upper() == ref.upper(),
         observed_ref=observed,
         start=start,
+        ref_padding=left_pad + max(start + length - size, 0),
+        alt_padding=min(left_pad, centre) + right_len - right_real,
+        truncated=max(len(ref), len(alt)) > length - centre,
     )

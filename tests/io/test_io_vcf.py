@@ -159,20 +159,118 @@ def test_too_few_columns(write_file) -> None:
     assert f"cols.vcf, line {FIRST_DATA_LINE}" in message and "4 tab-separated columns" in message
 
 
-def test_bad_ref_and_alt(write_file) -> None:
-    message = _error(write_file("ref.vcf", HEADER + "chr1\t10\t.\tAXG\tC\t.\t.\t.\n"))
-    assert (
-        f"ref.vcf, line {FIRST_DATA_LINE}, record 'chr1:10'" in message
-        and "REF allele 'AXG'" in message
+def test_odd_alleles_are_skipped_with_a_reason_not_fatal(write_file, caplog) -> None:
+    """REF '.', '-' or 'AXG', ALT 'R' or '-' (kipoi-veff, gReLU) no longer stop the file: each ALT
+    is counted as invalid_allele and, when asked, yielded with that reason in file order."""
+    body = (
+        "chr1\t10\t.\tAXG\tC\t.\t.\t.\n"
+        "chr1\t11\t.\tA\tR\t.\t.\t.\n"
+        "chr1\t12\t.\t.\tG\t.\t.\t.\n"
+        "chr1\t13\t.\tAAAA\t-\t.\t.\t.\n"
+        "chr1\t14\t.\t-\tG\t.\t.\t.\n"
+        "chr1\t15\t.\tA\tC,y\t.\t.\t.\n"
     )
-    message = _error(write_file("alt.vcf", HEADER + "chr1\t10\t.\tA\tR\t.\t.\t.\n"))
-    assert f"alt.vcf, line {FIRST_DATA_LINE}" in message and "ALT allele 'R'" in message
+    path = write_file("odd.vcf", HEADER + body)
+    stats = VariantStats()
+    with caplog.at_level(logging.WARNING, logger="dnaseq_cli.io.vcf"):
+        kept = list(iter_variants(path, stats=stats))
+    assert [(v.pos, v.alt) for v in kept] == [(15, "C")]
+    assert (stats.records, stats.variants, stats.invalid_allele, stats.skipped) == (6, 1, 6, 6)
+    assert "6 invalid allele" in stats.summary()
+    assert len(caplog.records) == 1
+    every = list(iter_variants(path, include_skipped=True))
+    assert [(v.pos, v.ref, v.alt, v.skip_reason) for v in every] == [
+        (10, "AXG", "C", "invalid_allele"),
+        (11, "A", "R", "invalid_allele"),
+        (12, ".", "G", "invalid_allele"),
+        (13, "AAAA", "-", "invalid_allele"),
+        (14, "-", "G", "invalid_allele"),
+        (15, "A", "C", None),
+        (15, "A", "y", "invalid_allele"),
+    ]
 
 
-def test_bad_ref_in_bcf_names_the_record(write_file, tmp_path: Path) -> None:
+def test_odd_alleles_in_bcf_are_skipped_too(write_file, tmp_path: Path) -> None:
     text = write_file(
         "r.vcf", HEADER + "chr1\t10\t.\tA\tC\t.\t.\t.\nchr1\t12\t.\tAXG\tC\t.\t.\t.\n"
     )
-    bcf = _to_bcf(text, tmp_path / "r.bcf")
-    message = _error(bcf)
-    assert "r.bcf" in message and "record 'chr1:12'" in message
+    every = list(iter_variants(_to_bcf(text, tmp_path / "r.bcf"), include_skipped=True))
+    assert [v.skip_reason for v in every] == [None, "invalid_allele"]
+
+
+def test_line_of_finds_a_record_while_reading(write_file) -> None:
+    path = write_file("l.vcf", VCF)
+    stats = VariantStats()
+    for variant in iter_variants(path, stats=stats):
+        if variant.pos == 50:
+            assert stats.line_of(variant) == FIRST_DATA_LINE + 4
+
+
+def test_five_column_records_under_a_vcf_header_point_to_format_variants(write_file) -> None:
+    message = _error(write_file("five.vcf", HEADER + "chr1\t10\t.\tA\tC\n"))
+    assert f"five.vcf, line {FIRST_DATA_LINE}" in message and "--format variants" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("chr1\t10\trs1\tA\tC\n", "headerless variant table"),  # GPN's example.vcf
+        ("chr1\t10\trs1\tA\tC\t.\t.\t.\n", "headerless variant table"),
+        ("#CHROM\tPOS\tID\tREF\tALT\nchr1\t10\trs1\tA\tC\n", "has 5 columns, a VCF needs 8"),
+        (
+            "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\nchr1\t10\t.\tA\tC\n",
+            "has 5 columns, a VCF needs 8",
+        ),
+        (
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\t1\t.\tA\tC\t.\t.\t.\n",
+            "##fileformat",
+        ),
+    ],
+)
+def test_a_table_read_as_vcf_says_why_and_names_format_variants(write_file, text, expected) -> None:
+    """Only QUAL/FILTER/INFO missing is not reported as a missing header; every message names
+    the option that reads such a table."""
+    message = _error(write_file("t.vcf", text))
+    assert "t.vcf" in message and expected in message and "--format variants" in message
+
+
+# -- headerless variant tables (--format variants) ----------------------------------------------
+
+TABLE = "1\t1180851\tCommon_1501\tT\tC\n\n1\t1233177\t.\tg\tC,T\textra\tcolumns\n2\t5\tx\t.\tA\n"
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip", "bgzip"])
+def test_variant_table_reads_five_or_more_columns(write_file, compression: str) -> None:
+    path = write_file("example.vcf", TABLE, compression)
+    stats = VariantStats()
+    every = list(iter_variants(path, stats=stats, fmt="variants", include_skipped=True))
+    assert [(v.chrom, v.pos, v.id, v.ref, v.alt, v.skip_reason, v.line) for v in every] == [
+        ("1", 1180851, "Common_1501", "T", "C", None, 1),
+        ("1", 1233177, None, "G", "C", None, 3),
+        ("1", 1233177, None, "G", "T", None, 3),
+        ("2", 5, "x", ".", "A", "invalid_allele", 4),
+    ]
+    assert [v.allele_index for v in every[1:3]] == [1, 2]
+    assert (stats.records, stats.variants, stats.invalid_allele) == (3, 3, 1)
+    assert "3 table records" in stats.summary()
+
+
+def test_variant_table_skips_header_lines(write_file) -> None:
+    text = "##source=x\n#CHROM\tPOS\tID\tREF\tALT\nchr1\t10\t.\tA\tC\n"
+    assert [v.pos for v in read_variants(write_file("h.tsv", text), fmt="variants")] == [10]
+    text = "chrom\tpos\tid\tref\talt\nchr1\t10\t.\tA\tC\n"
+    assert [v.pos for v in read_variants(write_file("h2.tsv", text), fmt="variants")] == [10]
+
+
+def test_variant_table_from_stdin(fake_stdin) -> None:
+    fake_stdin(TABLE.encode())
+    assert len(read_variants("-", fmt="variants")) == 3
+
+
+def test_variant_table_errors_name_the_line(write_file) -> None:
+    with pytest.raises(InputError, match=r"t.tsv, line 2: 4 columns"):
+        read_variants(write_file("t.tsv", "chr1\t1\t.\tA\tC\nchr1\t2\t.\tA\n"), fmt="variants")
+    with pytest.raises(InputError, match=r"p.tsv, line 2: POS 'x'"):
+        read_variants(write_file("p.tsv", "chr1\t1\t.\tA\tC\nchr1\tx\t.\tA\tC\n"), fmt="variants")
+    with pytest.raises(InputError, match="unknown variant format"):
+        read_variants(write_file("q.tsv", TABLE), fmt="bed")

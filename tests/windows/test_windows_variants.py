@@ -62,6 +62,31 @@ def test_variant_windows(kind: str, where: str) -> None:
     want_alt, want_alt_mask = expected_alt(p0, ref, alt, LENGTH)
     assert pair.alt_seq == want_alt and pair.alt_mask.tolist() == want_alt_mask
     assert pair.alt_seq[:C] == pair.ref_seq[:C]
+    assert pair.ref_padding == int((~pair.ref_mask).sum())
+    assert pair.alt_padding == int((~pair.alt_mask).sum())
+    assert not pair.truncated
+
+
+@pytest.mark.parametrize(
+    ("ref_len", "alt_len", "truncated"),
+    [(LENGTH - C, 1, False), (LENGTH - C + 1, 1, True), (1, LENGTH - C, False), (1, 20, True)],
+)
+def test_truncated_when_the_window_cannot_show_the_whole_change(ref_len, alt_len, truncated):
+    """REF or ALT longer than the LENGTH - C bases right of the centre: the window shows part."""
+    ref = CONTIG[20 : 20 + ref_len]
+    alt = ref[0] + "A" * (alt_len - 1)
+    pair = variant_windows(SOURCE, "chr1", 21, ref, alt, LENGTH)
+    assert pair.truncated is truncated
+
+
+def test_padding_counts_match_the_masks_at_both_ends() -> None:
+    for pos1, ref in ((1, CONTIG[0]), (58, CONTIG[57:60]), (59, CONTIG[58:60]), (60, CONTIG[59])):
+        for alt in (ref[0], ref[0] + "GG", "T"):
+            pair = variant_windows(SOURCE, "chr1", pos1, ref, alt, LENGTH)
+            assert pair.ref_padding == int((~pair.ref_mask).sum()), (pos1, ref, alt)
+            assert pair.alt_padding == int((~pair.alt_mask).sum()), (pos1, ref, alt)
+    whole = variant_windows(SOURCE, "chr1", 30, CONTIG[29], "A", 101)  # window > contig
+    assert whole.ref_padding == 101 - len(CONTIG) == int((~whole.ref_mask).sum())
 
 
 def test_contig_edges_are_padded() -> None:
