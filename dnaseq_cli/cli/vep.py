@@ -6,12 +6,14 @@ from pathlib import Path
 
 import typer
 
-from dnaseq_cli.cli.checks import at_least_one
+from dnaseq_cli.cli.checks import at_least_one, fraction, non_negative
 from dnaseq_cli.cli.console import counting_spinner, say, stderr_console
 
 
 def vep(
-    vcf: str = typer.Argument(..., help="VCF or BCF (plain, bgzip; '-' for stdin)."),
+    vcf: str = typer.Argument(
+        ..., help="VCF or BCF (plain, bgzip; '-' for stdin), or a table with --format variants."
+    ),
     reference: Path = typer.Option(
         ..., "--reference", "-r", help="Reference FASTA the VCF was called against."
     ),
@@ -28,8 +30,42 @@ def vep(
         "--output-vcf",
         help="Also write an annotated VCF (.vcf.gz: bgzipped + tabix index) with DNASEQ_* INFO.",
     ),
+    skipped: str | None = typer.Option(
+        None,
+        "--skipped",
+        help="Also write every variant that was not scored, filtered ones included, as a TSV: "
+        "CHROM POS ID REF ALT status.",
+    ),
+    input_format: str = typer.Option(
+        "auto",
+        "--format",
+        help="auto or vcf: VCF/BCF; variants: a tab-separated CHROM POS ID REF ALT [...] table "
+        "without a VCF header ('#' lines skipped).",
+    ),
+    regions: Path | None = typer.Option(
+        None,
+        "--regions",
+        help="Score only variants whose REF overlaps an interval of this BED (others filtered).",
+    ),
+    snvs_only: bool = typer.Option(
+        False, "--snvs-only", help="Score only single-base substitutions (others filtered)."
+    ),
+    max_indel_length: int | None = typer.Option(
+        None,
+        "--max-indel-length",
+        callback=non_negative,
+        help="Filter out indels that change the length by more than this many bases (0: none).",
+    ),
+    max_n_fraction: float = typer.Option(
+        0.5,
+        "--max-n-fraction",
+        callback=fraction(),
+        help="Flag n_rich when more than this fraction of the reference window is not A/C/G/T.",
+    ),
     strict: bool = typer.Option(
-        False, "--strict", help="Fail on the first REF mismatch or unknown chromosome."
+        False,
+        "--strict",
+        help="Fail (exit 2) on the first variant that cannot be scored, naming it and why.",
     ),
     harmonise_chroms: bool = typer.Option(
         True,
@@ -52,28 +88,64 @@ def vep(
     """Score every ALT allele: ref vs alt window centred on the variant, both strands averaged.
 
     Columns: CHROM POS ID REF ALT, ref_score, alt_score, delta (alt - ref), log_odds_ratio,
-    llr (models with an MLM head) and status ([bold]ok[/bold], [bold]ref_mismatch[/bold] -
-    never scored, [bold]unknown_contig[/bold], or why a symbolic ALT was skipped).
+    llr (models with an MLM head), n_fraction (share of the reference window that is not
+    A/C/G/T), padding (N bases added past a contig end), flags and status.
+
+    No record stops a run: a variant that cannot be scored is written with its reason in status
+    and counted in the summary: [bold]ref_mismatch[/bold], [bold]unknown_contig[/bold],
+    [bold]out_of_range[/bold] (POS not on the contig), [bold]ref_off_contig[/bold] (REF runs past
+    its end), [bold]invalid_allele[/bold] (REF or ALT not A/C/G/T/N, e.g. '.', '-', 'R'), or
+    symbolic, breakend, spanning_deletion, missing_alt; otherwise [bold]ok[/bold]. --strict
+    makes the first one an error. Only a file that is not a variant file at all is an error.
+
+    flags (comma-separated, '.' for none): [bold]n_rich[/bold] (n_fraction above
+    --max-n-fraction), [bold]contig_edge[/bold] (a window needed padding),
+    [bold]indel_truncated[/bold] (REF or ALT longer than the window's right half),
+    [bold]ref_eq_alt[/bold], [bold]n_allele[/bold] (REF or ALT has N), [bold]duplicate[/bold]
+    (same CHROM POS REF ALT as an earlier record).
+
+    Filtered variants (--regions, --snvs-only, --max-indel-length) are not rows; they are
+    counted in the summary and listed in --skipped as filtered_region, filtered_not_snv or
+    filtered_indel_length. A run that scores nothing prints one warning line saying why and
+    exits 0, except when every variant is on a chromosome the reference lacks: that is a wrong
+    reference (exit 2, no output file).
     """
+    from dnaseq_cli.errors import InputError
+    from dnaseq_cli.io.vcf import FORMATS
     from dnaseq_cli.predict.model import WindowScorer
     from dnaseq_cli.vep.output import run_vep
     from dnaseq_cli.vep.scoring import VariantEffectScorer
 
+    if input_format not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {input_format!r}")
     scorer = WindowScorer(model, device=device, batch_size=batch_size, window=window)
     effect = VariantEffectScorer(
-        scorer, reference, strict=strict, harmonise_chroms=harmonise_chroms
+        scorer,
+        reference,
+        strict=strict,
+        harmonise_chroms=harmonise_chroms,
+        max_n_fraction=max_n_fraction,
+        regions=regions,
+        snvs_only=snvs_only,
+        max_indel_length=max_indel_length,
     )
     console = stderr_console()
     with counting_spinner(console, "variants", quiet) as advance:
-        summary = run_vep(effect, vcf, output, output_vcf, progress=advance)
+        summary = run_vep(
+            effect, vcf, output, output_vcf, skipped=skipped, fmt=input_format, progress=advance
+        )
     if quiet:
         return
     statuses = ", ".join(f"{n:,} {status}" for status, n in sorted(summary.statuses.items()))
     renamed = ", ".join(f"{a}->{b}" for a, b in summary.renamed_contigs.items())
+    flagged = ", ".join(f"{n:,} {flag}" for flag, n in sorted(summary.flags.items()))
+    filtered = ", ".join(f"{n:,} {why}" for why, n in sorted(summary.filtered.items()))
     say(
         console,
-        f"dnaseq: {summary.variants:,} variants ({statuses}) in {summary.seconds:.1f} s "
+        f"dnaseq: {summary.variants:,} variants ({statuses or 'none'}) in {summary.seconds:.1f} s "
         f"({summary.variants_per_second:,.0f} variants/s) with {scorer.info.path.name} "
         f"[{scorer.info.backbone}]"
+        + (f"; flagged {flagged}" if flagged else "")
+        + (f"; filtered out {filtered}" if filtered else "")
         + (f"; harmonised chromosome names {renamed}" if renamed else ""),
     )
