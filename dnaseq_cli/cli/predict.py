@@ -11,10 +11,10 @@ from dnaseq_cli.cli.console import counting_spinner, say, stderr_console
 
 
 def predict(
-    inputs: list[Path] = typer.Argument(
-        ...,
+    inputs: list[Path] | None = typer.Argument(
+        None,
         help="FASTA (plain/gz/bgzip, '-' for stdin), TSV/CSV with a sequence column, "
-        "or BED (with --reference).",
+        "or BED (with --reference). None, with --reference: score the whole genome as a track.",
     ),
     model: str | None = typer.Option(
         None,
@@ -65,6 +65,15 @@ def predict(
     batch_size: int = typer.Option(
         256, "--batch-size", callback=at_least_one, help="Windows per forward pass."
     ),
+    contigs: str | None = typer.Option(
+        None, "--contigs", help="Genome track: only these contigs (comma-separated)."
+    ),
+    regions: Path | None = typer.Option(
+        None, "--regions", help="Genome track: only these BED regions (merged where they overlap)."
+    ),
+    bigwig: Path | None = typer.Option(
+        None, "--bigwig", help="Genome track: also write a bigWig (needs the pyBigWig extra)."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary on stderr."),
 ) -> None:
@@ -73,11 +82,32 @@ def predict(
     Records longer than the model window are tiled and the window scores aggregated (mean and
     max); shorter ones are padded and flagged [bold]short[/bold]; N-rich ones are flagged
     [bold]n_rich[/bold]. Both strands are averaged.
+
+    With [bold]--reference[/bold] and no INPUT, every contig (or [bold]--contigs[/bold], or
+    [bold]--regions[/bold]) is tiled with the model window every [bold]--stride[/bold] bases
+    (default: one window) and a bedGraph of window scores is written (each score over the
+    stride-wide bin at its window's centre; all-N windows left out), plus a bigWig with
+    [bold]--bigwig[/bold].
     """
     from dnaseq_cli.predict.model import WindowScorer
     from dnaseq_cli.predict.sequences import PredictOptions
     from dnaseq_cli.predict.sequences import predict as run_predict
 
+    genome_only = {"--contigs": contigs, "--regions": regions, "--bigwig": bigwig}
+    if not inputs:
+        if reference is None:
+            raise typer.BadParameter(
+                "give INPUT files, or --reference GENOME.fa alone to score the whole genome",
+                param_hint="INPUTS",
+            )
+        _genome_track(model, device, batch_size, window, reference, output, stride, contigs,
+                      regions, bigwig, harmonise_chroms, quiet)  # fmt: skip
+        return
+    given = [name for name, value in genome_only.items() if value is not None]
+    if given:
+        raise typer.BadParameter(
+            "is for genome tracks (--reference without INPUT files)", param_hint=given[0]
+        )
     scorer = WindowScorer(model, device=device, batch_size=batch_size, window=window)
     options = PredictOptions(
         inputs=inputs,
@@ -104,4 +134,32 @@ def predict(
             f"[{scorer.info.backbone}] in {summary.seconds:.1f} s "
             f"({summary.windows_per_second:,.0f} windows/s)"
             + (f"; flagged: {flagged}" if flagged else ""),
+        )
+
+
+def _genome_track(
+    model: str | None, device: str, batch_size: int, window: int | None, reference: Path,
+    output: str, stride: int | None, contigs: str | None, regions: Path | None,
+    bigwig: Path | None, harmonise_chroms: bool, quiet: bool,
+) -> None:  # fmt: skip
+    from dnaseq_cli.predict.genome import GenomeOptions, score_genome
+    from dnaseq_cli.predict.model import WindowScorer
+
+    scorer = WindowScorer(model, device=device, batch_size=batch_size, window=window)
+    names = [name.strip() for name in contigs.split(",") if name.strip()] if contigs else None
+    options = GenomeOptions(
+        reference=reference, output=output, bigwig=bigwig, contigs=names, regions=regions,
+        stride=stride, harmonise_chroms=harmonise_chroms,
+    )  # fmt: skip
+    console = stderr_console()
+    with counting_spinner(console, "windows", quiet) as advance:
+        summary = score_genome(scorer, options, progress=advance)
+    if not quiet:
+        say(
+            console,
+            f"dnaseq: scored {summary.windows:,} windows over {summary.bases:,} bp of "
+            f"{len(summary.contigs)} contigs ({summary.spans} spans) with {scorer.info.path.name} "
+            f"[{scorer.info.backbone}] in {summary.seconds:.1f} s "
+            f"({summary.windows_per_second:,.0f} windows/s); {summary.skipped_all_n:,} all-N "
+            "windows left out",
         )
