@@ -19,6 +19,7 @@ from typer._click import exceptions as click_exceptions
 from dnaseq_cli import __version__
 from dnaseq_cli.cli import compare as compare_cmd
 from dnaseq_cli.cli import ensemble as ensemble_cmd
+from dnaseq_cli.cli import explain as explain_cmd
 from dnaseq_cli.cli import fetch as fetch_cmd
 from dnaseq_cli.cli import predict as predict_cmd
 from dnaseq_cli.cli import preprocess as preprocess_cmd
@@ -67,6 +68,7 @@ def _global_options(
 
 app.command(name="predict", no_args_is_help=True)(predict_cmd.predict)
 app.command(name="vep", no_args_is_help=True)(vep_cmd.vep)
+app.command(name="explain", no_args_is_help=True)(explain_cmd.explain)
 app.command(name="preprocess", no_args_is_help=True)(preprocess_cmd.preprocess)
 app.command(name="train", no_args_is_help=True)(train_cmd.train)
 app.command(name="compare")(compare_cmd.compare)

@@ -577,12 +577,29 @@ CASES: list[Case] = [
     ),  # fmt: skip
 ]
 
+EXPLAIN = ("explain", "x.fa", "-m", "model", "--quiet")
+CASES += [
+    Case("explain-o-is-input", (*EXPLAIN, "-o", "x.fa"), "x.fa"),
+    Case("explain-npz-is-model-weights", (*EXPLAIN, "--npz", "model/model.safetensors"), "model"),
+    Case("explain-motif-bed-is-input", (*EXPLAIN, "--motif-bed", "x.fa"), "x.fa"),
+    Case("explain-plot-dir-dot", (*EXPLAIN, "-o", "o.tsv", "--plot-dir", "."), "current folder"),
+    Case("explain-method-bogus", (*EXPLAIN, "--method", "bogus"), "--method", empty_stdout=True),
+    Case(
+        "explain-gradient-on-kmer-member",
+        ("explain", "x.fa", "--method", "saliency", "--quiet"),
+        "kmer",
+        empty_stdout=True,
+    ),  # fmt: skip
+    Case("explain-region-malformed", (*EXPLAIN, "--region", "ten-20"), "--region"),
+]
+
 # ----------------------------------------------------------------------------------------------
 # Every numeric option of every command, from the commands themselves
 
 VALID_INVOCATION = {
     "predict": (*PREDICT, "-o", "out.tsv"),
     "vep": (*VEP, "-o", "out.tsv"),
+    "explain": (*EXPLAIN, "-o", "out.tsv"),
     "preprocess": ("preprocess", "t.tsv", "-o", "newds"),
     "train": (*TRAIN, "ds", "-o", "newrun"),
     "compare": ("compare", "--format", "tsv"),

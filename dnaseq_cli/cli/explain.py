@@ -1,0 +1,154 @@
+"""``dnaseq explain``: in-silico mutagenesis, attributions and motif hits, with pictures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dnaseq_cli.cli.checks import at_least_one, at_most, fraction
+from dnaseq_cli.cli.console import counting_spinner, say, stderr_console
+
+
+def explain(
+    inputs: list[Path] = typer.Argument(
+        ...,
+        help="FASTA (plain/gz/bgzip, '-' for stdin), TSV/CSV with a sequence column, "
+        "or BED (with --reference).",
+    ),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="A 'dnaseq train' run or checkpoint folder, a 'dnaseq ensemble' folder, or an HF "
+        "Caduceus classifier folder; default: the bundled enhancer model.",
+    ),
+    method: str = typer.Option(
+        "ism",
+        "--method",
+        help="Attribution: ism, saliency, input-x-gradient or integrated-gradients "
+        "(gradients need a per-base input: not the kmer or gnn backbones).",
+    ),
+    output: str = typer.Option(
+        "-", "--output", "-o", help="Long TSV: name pos ref A C G T attribution ('-' = stdout)."
+    ),
+    npz: str | None = typer.Option(None, "--npz", help="Also write the arrays to this .npz."),
+    plot_dir: Path | None = typer.Option(
+        None, "--plot-dir", help="Folder for one PNG per record: ISM heatmap above a logo."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --plot-dir."),
+    motif_hits: str | None = typer.Option(
+        None, "--motif-hits", help="TSV of JASPAR hits overlapping high-attribution positions."
+    ),
+    motif_bed: str | None = typer.Option(None, "--motif-bed", help="The same hits as BED."),
+    motif_pvalue: float = typer.Option(
+        1e-4,
+        "--motif-pvalue",
+        callback=at_most(1.0, 1e-300),
+        help="Keep motif hits with p-value <= this (exact, FIMO-style).",
+    ),
+    top_fraction: float = typer.Option(
+        0.1,
+        "--top-fraction",
+        callback=fraction(),
+        help="High-attribution positions: the top fraction by |attribution|.",
+    ),
+    ig_steps: int = typer.Option(
+        32,
+        "--ig-steps",
+        callback=at_least_one,
+        help="Integrated gradients: Gauss-Legendre steps from the uniform 0.25 baseline.",
+    ),
+    target: str | None = typer.Option(
+        None, "--target", help="Class to explain (default: the positive / last class)."
+    ),
+    no_ism: bool = typer.Option(
+        False, "--no-ism", help="Skip ISM (only with a gradient method): A C G T columns are '.'."
+    ),
+    per_window: bool = typer.Option(
+        False, "--per-window", help="Explain every tiled window of records longer than the model."
+    ),
+    region: str | None = typer.Option(
+        None, "--region", help="START-END (1-based) of long records: the window centred on it."
+    ),
+    stride: int | None = typer.Option(
+        None,
+        "--stride",
+        callback=at_least_one,
+        help="Step between tiled windows with --per-window (default: half a window).",
+    ),
+    reference: Path | None = typer.Option(
+        None, "--reference", "-r", help="Reference FASTA for BED input."
+    ),
+    input_format: str = typer.Option("auto", "--format", help="auto, fasta, table or bed."),
+    sequence_column: str | None = typer.Option(
+        None, "--sequence-column", help="Table column with sequences (default: sequence/seq)."
+    ),
+    name_column: str | None = typer.Option(None, "--name-column", help="Table column with names."),
+    window: int | None = typer.Option(
+        None,
+        "--window",
+        "-w",
+        callback=at_least_one,
+        help="Window length, for checkpoints that do not record it.",
+    ),
+    harmonise_chroms: bool = typer.Option(
+        False, "--harmonise-chroms", help="Map chr1 <-> 1 naming between BED and reference."
+    ),
+    batch_size: int = typer.Option(
+        256, "--batch-size", callback=at_least_one, help="Mutated windows per forward pass."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary on stderr."),
+) -> None:
+    """Explain the model's score of every record, position by position.
+
+    ISM scores every base against its 3 alternatives (delta of the explained class's probability,
+    both strands averaged, as [bold]predict[/bold] and [bold]vep[/bold] score); gradient methods
+    attribute the class's log-odds to each base through the model's base embedding. JASPAR 2024
+    motif hits (exact p-values) that overlap high-attribution positions are reported and drawn.
+    """
+    from dnaseq_cli.errors import InputError
+    from dnaseq_cli.explain.run import METHODS, ExplainOptions
+    from dnaseq_cli.explain.run import explain as run_explain
+    from dnaseq_cli.predict.model import WindowScorer
+
+    if method not in METHODS:
+        raise InputError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    if no_ism and method == "ism":
+        raise InputError("--no-ism leaves nothing to compute with --method ism")
+    scorer = WindowScorer(model, device=device, batch_size=batch_size, window=window)
+    options = ExplainOptions(
+        inputs=inputs,
+        output=output,
+        method=method,
+        reference=reference,
+        input_format=input_format,
+        sequence_column=sequence_column,
+        name_column=name_column,
+        per_window=per_window,
+        region=region,
+        stride=stride,
+        target=target,
+        ig_steps=ig_steps,
+        no_ism=no_ism,
+        npz=npz,
+        plot_dir=plot_dir,
+        motif_hits=motif_hits,
+        motif_bed=motif_bed,
+        motif_pvalue=motif_pvalue,
+        top_fraction=top_fraction,
+        force=force,
+        harmonise_chroms=harmonise_chroms,
+    )
+    console = stderr_console()
+    with counting_spinner(console, "windows", quiet) as advance:
+        summary = run_explain(scorer, options, progress=advance)
+    if not quiet:
+        say(
+            console,
+            f"dnaseq: explained {summary.windows:,} windows ({summary.rows:,} positions, "
+            f"{summary.mutants:,} mutants, {summary.hits:,} motif hits) with "
+            f"{scorer.info.path.name} [{scorer.info.backbone}] by {method} in "
+            f"{summary.seconds:.1f} s",
+        )
