@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 GUE = REPO.parent / "shared" / "data" / "gue_dnabert2"
 RESULTS = REPO / "benchmarks" / "results"
-TASKS = "prom_prom_core_all,prom_prom_300_tata,tf_0,tf_3"
+TASKS = "tf_0,tf_3,prom_prom_300_tata,prom_prom_core_all"
 BACKBONES = "caduceus,bigbird,gnn,hybrid,cnn,kmer"
 
 
@@ -36,7 +36,7 @@ def train(task: str, backbone: str, run: Path, args: argparse.Namespace) -> floa
         sys.executable, "-m", "dnaseq_cli", "train", str(folder / "train.csv.gz"),
         "--val-input", str(folder / "dev.csv.gz"), "-o", str(run), "--backbone", backbone,
         "--size", "tiny", "--seed", "0", "--epochs", "100", "--batch-size", str(args.batch_size),
-        "--max-steps-per-epoch", str(args.max_steps), "--max-time", args.max_time, "--patience", "3",
+        "--max-steps-per-epoch", str(args.max_steps), "--max-time", args.max_time, "--patience", "2",
         "--device", "cpu", "--quiet", "--force",
     ]  # fmt: skip
     started = time.monotonic()
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--tasks", default=TASKS)
     parser.add_argument("--backbones", default=BACKBONES)
     parser.add_argument("--max-time", default="2m")
-    parser.add_argument("--max-steps", type=int, default=150)
+    parser.add_argument("--max-steps", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--runs", type=Path, default=REPO.parent / "gue_runs")
     parser.add_argument("--table-only", action="store_true", help="Do not train; tabulate.")

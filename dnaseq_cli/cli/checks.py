@@ -75,3 +75,6 @@ def fraction(*, below_one: bool = False) -> Callable[[float | None], float | Non
 
 non_negative = at_least(0)
 at_least_one = at_least(1)
+
+
+THREADS_HELP = "CPU threads for the model (default: the cores this process may use)."

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from dnaseq_cli.cli.checks import at_least_one, non_negative
+from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, non_negative
 from dnaseq_cli.cli.console import stderr_console
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.output import check_folder_output, output_directory
@@ -29,6 +29,7 @@ from dnaseq_cli.report.compare import (
     to_tsv,
 )
 from dnaseq_cli.report.paper_table import SOURCE, paper_rows
+from dnaseq_cli.threads import use_threads
 
 ALL_BACKBONES = "caduceus,bigbird,gnn,hybrid,cnn"
 
@@ -74,6 +75,7 @@ def compare(
         0, "--seed", callback=non_negative, help="Seed shared by every backbone (--run)."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N] (--run)."),
+    threads: int | None = typer.Option(None, "--threads", callback=at_least_one, help=THREADS_HELP),
     by_task: bool = typer.Option(
         False,
         "--by-task",
@@ -90,6 +92,8 @@ def compare(
     """
     if fmt not in FORMATS:
         raise InputError(f"unknown --format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if run is not None:
+        use_threads(threads)
     runs = list(runs or [])
     if run is not None and runs:
         raise InputError("give run folders or --run DATASET, not both")

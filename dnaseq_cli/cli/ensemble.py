@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one
 from dnaseq_cli.cli.console import stderr_console
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.output import check_folder_output
@@ -16,6 +17,7 @@ from dnaseq_cli.predict.ensemble import (
     checkpoint_folder,
     fit_calibration,
 )
+from dnaseq_cli.threads import use_threads
 
 
 def parse_weights(text: str | None, count: int) -> list[float]:
@@ -61,6 +63,7 @@ def ensemble(
     calibration_split: str = typer.Option(
         "val", "--calibration-split", help="Split of --calibrate to fit on (not the test split)."
     ),
+    threads: int | None = typer.Option(None, "--threads", callback=at_least_one, help=THREADS_HELP),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing output folder."),
 ) -> None:
     """Average several trained classifiers' probabilities: one model folder for --model.
@@ -68,6 +71,7 @@ def ensemble(
     Members must read the same window length and predict the same classes; they may be different
     backbones. Each member's checkpoint is copied into OUTPUT/members/.
     """
+    use_threads(threads)
     folders = [checkpoint_folder(path) for path in members]
     sources = [
         MemberSource(name, folder, weight)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from dnaseq_cli.cli.checks import at_least_one, fraction
+from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, fraction
 from dnaseq_cli.cli.console import counting_spinner, say, stderr_console
+from dnaseq_cli.threads import use_threads
 
 
 def predict(
@@ -75,6 +76,7 @@ def predict(
         None, "--bigwig", help="Genome track: also write a bigWig (needs the pyBigWig extra)."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
+    threads: int | None = typer.Option(None, "--threads", callback=at_least_one, help=THREADS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary on stderr."),
 ) -> None:
     """Score every record: one TSV row with its score (or class probabilities) and label.
@@ -93,6 +95,7 @@ def predict(
     from dnaseq_cli.predict.sequences import PredictOptions
     from dnaseq_cli.predict.sequences import predict as run_predict
 
+    use_threads(threads)
     genome_only = {"--contigs": contigs, "--regions": regions, "--bigwig": bigwig}
     if not inputs:
         if reference is None:

@@ -17,12 +17,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dnaseq_cli.cli.checks import at_least_one, at_most, fraction, non_negative
+from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, at_most, fraction, non_negative
 from dnaseq_cli.cli.console import say, stderr_console
 from dnaseq_cli.data.dataset import MANIFEST_FILE, load_dataset
 from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
 from dnaseq_cli.errors import DnaseqError, InputError, Terminated
 from dnaseq_cli.output import resumable_directory
+from dnaseq_cli.threads import use_threads
 
 
 class TrainingInterrupted(DnaseqError):
@@ -178,6 +179,12 @@ def train(
         help="auto, cpu or cuda[:N]. Under torchrun each process uses cuda:LOCAL_RANK (NCCL) or "
         "the CPU (gloo).",
     ),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        callback=at_least_one,
+        help=THREADS_HELP + " Under torchrun: shared among the processes on a machine.",
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing run folder."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Build the model, print its size, stop."),
@@ -280,6 +287,7 @@ def train(
         return
     from dnaseq_cli.engine import distributed
 
+    use_threads(threads)
     ctx, device = distributed.setup(device)
     try:
         _train(
