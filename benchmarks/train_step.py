@@ -39,7 +39,7 @@ ROWS = [  # (label, backbone, size, overrides, caduceus scan)
 
 def worker(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(REPO))
-    from dnaseq_cli.engine.encoding import convert_tokens
+    from dnaseq_cli.encode.convert import convert_tokens
     from dnaseq_cli.models import factory
 
     torch.set_num_threads(args.threads)

@@ -189,7 +189,7 @@ def _train_all(
     quiet: bool,
 ) -> list[Path]:
     """Train each backbone into ``output/<backbone>/``; return the run folders."""
-    from dnaseq_cli.engine.run import resolve_device
+    from dnaseq_cli.device import resolve_device
     from dnaseq_cli.models import factory
 
     names = [name.strip() for name in backbones.split(",") if name.strip()]

@@ -319,7 +319,7 @@ def _train(
     time_limit: float | None, options: PreprocessOptions, settings: dict,
 ) -> None:  # fmt: skip
     """Everything after option parsing; under torchrun it runs on every rank."""
-    from dnaseq_cli.engine.run import resolve_device
+    from dnaseq_cli.device import resolve_device
 
     quiet = quiet or not ctx.is_main  # one voice: rank 0's
     console = stderr_console()

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 
 from dnaseq_cli.data.dataset import Dataset
-from dnaseq_cli.engine.encoding import convert_tokens, pad_id_for
+from dnaseq_cli.encode.convert import convert_tokens, pad_id_for
 
 
 @dataclass

@@ -67,17 +67,6 @@ class RunResult:
     parameters: int
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available; asking for CUDA without it is a usage error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device cuda requested but no CUDA device is available")
-    if name not in ("cpu",) and not name.startswith("cuda"):
-        raise InputError(f"unknown --device {name!r}; use auto, cpu or cuda[:N]")
-    return torch.device(name)
-
-
 def _check_split_sizes(dataset: Dataset) -> None:
     """Every split holds windows: an empty validation split selects no epoch, an empty test split
     reports ``n 0`` and NaN metrics."""

@@ -28,6 +28,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
+from dnaseq_cli.encode.convert import pad_id_for
 from dnaseq_cli.engine.augment import (
     AugmentedRows,
     item_labels,
@@ -43,7 +44,6 @@ from dnaseq_cli.engine.distributed import (
     report_shard,
     wrap,
 )
-from dnaseq_cli.engine.encoding import pad_id_for
 from dnaseq_cli.engine.losses import make_loss
 from dnaseq_cli.engine.mlm import mask_tokens, masked_nll
 from dnaseq_cli.engine.schedule import warmup_cosine

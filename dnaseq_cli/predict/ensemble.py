@@ -87,7 +87,7 @@ class EnsembleClassifier(nn.Module):
 
 def member_logits(member: nn.Module, encoding: str, char_ids: Tensor) -> Tensor:
     """A member's (strand-averaged) logits for right-padded character ids."""
-    from dnaseq_cli.engine.encoding import convert_tokens, pad_id_for
+    from dnaseq_cli.encode.convert import convert_tokens, pad_id_for
 
     ids = convert_tokens(char_ids, "char", encoding)
     return member(ids, ids != pad_id_for(encoding)).float()

@@ -151,7 +151,7 @@ class WindowScorer:
         batch_size: int = 128,
         window: int | None = None,
     ) -> None:
-        from dnaseq_cli.engine.run import resolve_device
+        from dnaseq_cli.device import resolve_device
         from dnaseq_cli.models.heads import MaskedLM, SequenceClassifier
         from dnaseq_cli.models.registry import load_checkpoint
 
@@ -199,7 +199,7 @@ class WindowScorer:
         return torch.from_numpy(ids)
 
     def _model_inputs(self, char_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        from dnaseq_cli.engine.encoding import convert_tokens, pad_id_for
+        from dnaseq_cli.encode.convert import convert_tokens, pad_id_for
 
         ids = convert_tokens(char_ids, "char", self.info.model_encoding).to(self.device)
         return ids, ids != pad_id_for(self.info.model_encoding)

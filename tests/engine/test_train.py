@@ -15,8 +15,8 @@ from dnaseq_runner import run_in_process as run_cli
 from safetensors.torch import load_file
 
 from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
+from dnaseq_cli.encode.convert import char_to_kmer_ids
 from dnaseq_cli.encode.tokens import encode_chars, encode_kmers
-from dnaseq_cli.engine.encoding import char_to_kmer_ids
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
 

@@ -8,8 +8,8 @@ import os
 import pytest
 import torch
 
+from dnaseq_cli.encode.convert import convert_tokens, pad_id_for
 from dnaseq_cli.encode.tokens import encode_batch_chars
-from dnaseq_cli.engine.encoding import convert_tokens, pad_id_for
 from dnaseq_cli.models import factory, registry
 
 SEQS = ["ACGTTGCAAGTCCGATNACGTAGGCTAGCTAGGATCCA" * 3, "GGGATTACAGATTACA" * 4, "ACGT" * 9]
