@@ -9,7 +9,7 @@ dropped), a tenth of train held out as test, the ``tiny`` preset, seed 0, at mos
 of training and ``--max-steps`` optimiser steps per epoch, early stopping on validation AUROC.
 A finished run folder is kept and not trained again, so the script can be stopped and restarted.
 The table is ``dnaseq compare --by-task`` over the run folders (dev metrics of the kept epoch),
-written to benchmarks/results/gue_compare.{md,tsv,json,png}.
+written to benchmarks/results/gue_compare.{md,tsv,json} and gue_compare/ (with the PNG).
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ def train(task: str, backbone: str, run: Path, args: argparse.Namespace) -> floa
     result = subprocess.run(command, capture_output=True, text=True)
     spent = time.monotonic() - started
     status = "ok" if result.returncode == 0 else f"exit {result.returncode}"
-    print(f"{task} {backbone}: {status} in {spent:.0f} s {result.stderr.strip()[-300:]}", flush=True)
+    print(
+        f"{task} {backbone}: {status} in {spent:.0f} s {result.stderr.strip()[-300:]}", flush=True
+    )
     return spent
 
 
@@ -70,6 +72,8 @@ def main() -> None:
     for fmt, suffix in (("markdown", "md"), ("tsv", "tsv"), ("json", "json")):
         text = subprocess.run([*base, "--format", fmt], capture_output=True, text=True, check=True)
         (RESULTS / f"gue_compare.{suffix}").write_text(text.stdout)
+    subprocess.run([*base, "--format", "tsv", "-o", str(RESULTS / "gue_compare")],
+                   capture_output=True, check=True)  # fmt: skip
     print((RESULTS / "gue_compare.md").read_text())
 
 
