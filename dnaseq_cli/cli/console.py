@@ -6,11 +6,19 @@ Emoji are off everywhere: variant ids such as "chr1:100:A" would otherwise print
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TimeElapsedColumn,
+)
+from rich.text import Text
 
 
 def stderr_console() -> Console:
@@ -22,19 +30,49 @@ def show_progress(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
+class _CountColumn(ProgressColumn):
+    """ "scoring: 1,024 windows", or "scoring: 1,024 of 8,192 windows (12%)" once a total is set."""
+
+    def __init__(self, noun: str) -> None:
+        super().__init__()
+        self.noun = noun
+
+    def render(self, task: Task) -> Text:
+        done = int(task.completed)
+        if task.total is None:
+            return Text(f"scoring: {done:,} {self.noun}")
+        total = int(task.total)
+        share = f" ({100 * done / total:.0f}%)" if total else ""
+        return Text(f"scoring: {done:,} of {total:,} {self.noun}{share}")
+
+
+class Counter:
+    """The advance callback ``counting_spinner`` yields: ``counter(n)`` counts ``n`` more; a
+    command that knows how many are coming calls ``counter.set_total(total)`` (optional)."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self._progress, self._task = progress, task
+
+    def __call__(self, n: int) -> None:
+        self._progress.advance(self._task, n)
+
+    def set_total(self, total: int) -> None:
+        self._progress.update(self._task, total=total)
+
+
 @contextmanager
-def counting_spinner(console: Console, noun: str, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """A spinner with a running count ("scoring: 1,024 windows"); yields the advance callback."""
+def counting_spinner(console: Console, noun: str, quiet: bool) -> Iterator[Counter]:
+    """A spinner with a running count ("scoring: 1,024 windows"); yields the advance callback,
+    whose ``set_total`` turns the count into "1,024 of 8,192 windows (12%)"."""
     progress = Progress(
         SpinnerColumn(),
-        TextColumn(f"scoring: {{task.completed:,}} {noun}"),
+        _CountColumn(noun),
         TimeElapsedColumn(),
         console=console,
         disable=not show_progress(quiet),
     )
     with progress:
-        task = progress.add_task(noun, total=None)
-        yield lambda n: progress.advance(task, n)
+        yield Counter(progress, progress.add_task(noun, total=None))
 
 
 def say(console: Console, text: str) -> None:

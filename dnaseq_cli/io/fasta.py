@@ -13,6 +13,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -34,11 +35,19 @@ from dnaseq_cli.io.sequence_utils import (
     UAsTCount,
     describe_char,
     find_invalid_bytes,
+    read_u_as_t,
     reverse_complement,
 )
 from dnaseq_cli.records import Interval, SequenceRecord
 
-__all__ = ["FastaReference", "iter_fasta", "read_fasta", "reverse_complement"]
+__all__ = [
+    "FastaReference",
+    "ScannedRecord",
+    "iter_fasta",
+    "read_fasta",
+    "reverse_complement",
+    "scan_fasta",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -158,18 +167,7 @@ def _make_record(
         seq = u_count.convert(seq)
         bad = find_invalid_bytes(seq)
     if bad >= 0:
-        offset = 0
-        for chunk, chunk_line in zip(chunks, chunk_lines, strict=True):
-            if bad < offset + len(chunk):
-                column = bad - offset + 1
-                raise InputError(
-                    f"invalid character {describe_char(seq[bad : bad + 1])} at column {column} of "
-                    f"the sequence ({_ALPHABET_HINT})",
-                    path=shown,
-                    line=chunk_line,
-                    record=name,
-                )
-            offset += len(chunk)
+        _invalid_character(seq, bad, chunks, chunk_lines, shown, name)
     if uppercase:
         seq = seq.upper()
     match = _LABEL_RE.search(description)
@@ -179,6 +177,149 @@ def _make_record(
         label=None if match is None else match.group(1),
         extra={"description": description},
     )
+
+
+def _invalid_character(
+    seq: bytes, bad: int, chunks: list[bytes], chunk_lines: list[int], shown: str, name: str
+) -> None:
+    """Raise the error for ``seq[bad]``, naming the line and column it came from."""
+    offset = 0
+    for chunk, chunk_line in zip(chunks, chunk_lines, strict=True):
+        if bad < offset + len(chunk):
+            column = bad - offset + 1
+            raise InputError(
+                f"invalid character {describe_char(seq[bad : bad + 1])} at column {column} of "
+                f"the sequence ({_ALPHABET_HINT})",
+                path=shown,
+                line=chunk_line,
+                record=name,
+            )
+        offset += len(chunk)
+    raise AssertionError("bad offset outside the record")  # pragma: no cover
+
+
+@dataclass
+class ScannedRecord:
+    """A FASTA record as :func:`scan_fasta` read it: header fields, length, and the bases (U read
+    as T) once as a ``bytearray``, or ``None`` when they were only checked, not kept."""
+
+    name: str
+    description: str
+    label: str | None
+    length: int
+    line: int  # of the header
+    u_bases: int  # U/u bases read as T
+    sequence: bytearray | None = None
+
+
+#: Bases checked (and appended) at a time by :func:`scan_fasta`: the joined block is the only copy.
+_SCAN_BLOCK = 1 << 20
+
+
+def scan_fasta(path: str | os.PathLike[str], *, keep: bool) -> Iterator[ScannedRecord]:
+    """Read a FASTA (plain, gzip, bgzip or stdin) record by record, checking it as
+    :func:`iter_fasta` does (same errors, same U warning), without its per-record copies.
+
+    With ``keep`` each record's bases are held once, 1 byte per base, so a long stdin record costs
+    its length and not three times it; without, they are checked and dropped (the caller reads
+    them back from an index), so memory does not grow with record length at all.
+    """
+    if str(path) != STDIN:
+        check_readable(path)
+    return _scan_fasta(path, keep)
+
+
+def _scan_fasta(path: str | os.PathLike[str], keep: bool) -> Iterator[ScannedRecord]:
+    shown = display_name(path)
+    u_count = UAsTCount(shown)
+    seen: dict[str, int] = {}
+    record: ScannedRecord | None = None
+    chunks: list[bytes] = []
+    chunk_lines: list[int] = []
+    pending = 0
+
+    def flush() -> None:
+        # Check (and keep) one block of lines: the block is the only extra copy of those bases.
+        nonlocal chunks, chunk_lines, pending
+        assert record is not None
+        block = b"".join(chunks)
+        bad = find_invalid_bytes(block)
+        if bad >= 0 and block[bad] in b"Uu":
+            block, count = read_u_as_t(block)
+            record.u_bases += count
+            bad = find_invalid_bytes(block)
+        if bad >= 0:
+            _invalid_character(block, bad, chunks, chunk_lines, shown, record.name)
+        record.length += len(block)
+        if record.sequence is not None:
+            record.sequence += block
+        chunks, chunk_lines, pending = [], [], 0
+
+    def finish() -> ScannedRecord:
+        assert record is not None
+        flush()
+        if record.length == 0:
+            raise InputError(
+                "record has no sequence", path=shown, line=record.line, record=record.name
+            )
+        u_count.add(record.u_bases)
+        return record
+
+    n_records = 0
+    with open_binary(path) as fh:
+        try:
+            for lineno, raw in numbered_lines(fh, shown):
+                if raw[:1] == b">":
+                    if record is not None:
+                        n_records += 1
+                        yield finish()
+                    name, description = _parse_header(raw, shown, lineno)
+                    if name in seen:
+                        raise InputError(
+                            f"duplicate record name (first seen on line {seen[name]})",
+                            path=shown,
+                            line=lineno,
+                            record=name,
+                        )
+                    seen[name] = lineno
+                    match = _LABEL_RE.search(description)
+                    record = ScannedRecord(
+                        name=name,
+                        description=description,
+                        label=None if match is None else match.group(1),
+                        length=0,
+                        line=lineno,
+                        u_bases=0,
+                        sequence=bytearray() if keep else None,
+                    )
+                    continue
+                line = raw.strip()
+                if not line:
+                    continue
+                if record is None:
+                    raise InputError(
+                        "sequence data before the first '>' header (is this a FASTA file?)",
+                        path=shown,
+                        line=lineno,
+                    )
+                chunks.append(line)
+                chunk_lines.append(lineno)
+                pending += len(line)
+                if pending >= _SCAN_BLOCK:
+                    flush()
+            if record is not None:
+                n_records += 1
+                yield finish()
+        except GeneratorExit:
+            u_count.warn()  # the reader stopped early: still say what was converted so far
+            raise
+    if n_records == 0:
+        raise InputError("no FASTA records found (empty file?)", path=shown)
+    u_count.warn()
+
+
+class _NotIndexable(Exception):
+    """Raised instead of loading into memory when :meth:`FastaReference.indexed` was asked."""
 
 
 class FastaReference:
@@ -194,7 +335,8 @@ class FastaReference:
     lengths: dict[str, int]
     contigs: list[str]
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, memory_fallback: bool = True) -> None:
+        self._memory_fallback = memory_fallback
         self.path = path if str(path) == STDIN else Path(path)
         self._shown = display_name(path)
         self._fasta: Any = None
@@ -241,7 +383,18 @@ class FastaReference:
         if not self.lengths:
             raise InputError("no FASTA records found (empty file?)", path=self._shown)
 
+    @classmethod
+    def indexed(cls, path: str | os.PathLike[str]) -> FastaReference | None:
+        """The reference read through its faidx index (built if missing), or ``None`` where it
+        cannot be indexed: never the in-memory fallback, for callers that then stream instead."""
+        try:
+            return cls(path, memory_fallback=False)
+        except _NotIndexable:
+            return None
+
     def _load_into_memory(self, reason: str | None) -> None:
+        if not self._memory_fallback:
+            raise _NotIndexable(reason)
         # Parse first: a malformed file should fail with its own error, not a fallback warning.
         self._memory = {rec.name: rec.sequence for rec in iter_fasta(self.path)}
         self.lengths = {name: len(seq) for name, seq in self._memory.items()}

@@ -8,29 +8,42 @@ record end, and the tiles in between are spread evenly, at most ``stride`` apart
 window), so the set of tiles is its own mirror image. A record and its reverse complement are therefore cut into the
 same tiles and, each tile being scored on both strands, get the same score for any length. BED
 inputs keep their ``chrom start end name`` columns (as in the BED: 0-based start) in the output.
-Records are streamed in groups, so a large FASTA never sits in memory at once.
+
+Memory does not grow with the number of records nor with the length of one: records are streamed
+in groups of about ``group_windows`` windows, a long record spanning several groups, and its windows
+are cut a group at a time (tile starts computed for that group only). A FASTA file that has a faidx
+index (or is large enough to be worth building one, ``index_min_bytes``) is read twice: once to
+check each record, which keeps no bases, and once a window span at a time from the index. Other
+FASTA inputs (stdin, plain gzip, small files) hold one record's bases at a time, 1 byte per base.
+A record's scores are aggregated as they come (max; mean from an exact sum, so it does not depend on
+the order of the tiles: a record and its reverse complement agree to the last bit).
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dnaseq_cli.data.inputs import (
+    LocatedBed,
     SequenceWindow,
     detect_format,
     read_located_beds,
 )
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.io.sequence_utils import count_unknown
+from dnaseq_cli.io.sequence_utils import count_unknown, read_u_as_t
 from dnaseq_cli.output import open_output, refuse_overwriting_inputs
 from dnaseq_cli.predict.model import WindowScorer
-from dnaseq_cli.records import SequenceRecord
+
+if TYPE_CHECKING:
+    from dnaseq_cli.io.fasta import FastaReference
 
 AGGREGATES = ("max", "mean")
 #: Flags written in the ``flags`` column ("." when none applies).
@@ -57,17 +70,58 @@ class PredictOptions:
     max_n_fraction: float = 0.5
     harmonise_chroms: bool = False
     group_windows: int = 4096
+    #: A FASTA file this large without a ``.fai`` gets one built (next to it, as ``--reference``
+    #: does), so its records are read from the index; smaller ones are streamed a record at a time.
+    index_min_bytes: int = 64 << 20
+
+
+@dataclass
+class _Windows:
+    """Windows ``first..last-1`` of one record, cut and ready to score."""
+
+    names: list[str]
+    sequences: list[str]
+    valid: np.ndarray  # bool [n, window]
+    first_base: list[int]  # 1-based closed bounds written in --per-window rows
+    last_base: list[int]
+    starts: list[int] | None  # 0-based window starts (None: the padded window of a short record)
+    chrom: str | None = None  # genomic windows (BED inputs)
+    strand: str = "+"
 
 
 @dataclass
 class _Record:
-    """One input record and its windows, waiting to be scored."""
+    """One input record: what its TSV row needs, and how to cut its windows a batch at a time."""
 
     name: str
     length: int
     label: str | None
-    windows: list[SequenceWindow]
+    count: int  # windows
+    cut: Callable[[int, int], _Windows]  # windows first..last-1
     bed: tuple[str, int, int] | None = None  # chrom, start, end as written in the BED
+
+    @property
+    def windows(self) -> list[SequenceWindow]:
+        """Every window at once, for callers that want them listed (explain); scoring cuts them a
+        group at a time instead."""
+        cut = self.cut(0, self.count)
+        out = []
+        for i, (name, seq) in enumerate(zip(cut.names, cut.sequences, strict=True)):
+            start = None if cut.starts is None else cut.starts[i]
+            out.append(
+                SequenceWindow(
+                    name=name,
+                    sequence=seq,
+                    valid=cut.valid[i],
+                    label=self.label,
+                    chrom=cut.chrom,
+                    start=start,
+                    end=None if start is None else start + cut.valid.shape[1],
+                    strand=cut.strand,
+                    source_length=self.length,
+                )
+            )
+        return out
 
 
 @dataclass
@@ -82,137 +136,239 @@ class PredictSummary:
         return self.windows / self.seconds if self.seconds > 0 else 0.0
 
 
-# -- reading inputs ---------------------------------------------------------------------------
-def _sequence_records(path: Path, kind: str, options: PredictOptions) -> Iterator[SequenceRecord]:
-    if kind == "fasta":
-        from dnaseq_cli.io.fasta import iter_fasta
+# -- cutting windows --------------------------------------------------------------------------
+def _text_record(
+    name: str,
+    label: str | None,
+    length: int,
+    read: Callable[[int, int], str],
+    window: int,
+    stride: int,
+) -> _Record:
+    """A FASTA/table record whose bases ``read(start, end)`` gives: one padded window when it
+    fits, else the strand-symmetric tiling (the reverse complement gets the mirror-image tiles)."""
+    from dnaseq_cli.windows.tiling import symmetric_count, symmetric_starts
 
-        yield from iter_fasta(path)
-        return
+    if length <= window:
+
+        def cut_short(first: int, last: int) -> _Windows:
+            valid = np.zeros((1, window), dtype=bool)
+            valid[0, :length] = True
+            padded = read(0, length) + "N" * (window - length)
+            return _Windows([name], [padded], valid, [1], [length], None)
+
+        return _Record(name, length, label, 1, cut_short)
+
+    def cut(first: int, last: int) -> _Windows:
+        starts = symmetric_starts(length, window, stride, first, last)
+        low = int(starts[0])
+        span = read(low, int(starts[-1]) + window)  # one read for the whole batch
+        offsets = (starts - low).tolist()
+        begins = starts.tolist()
+        return _Windows(
+            names=[f"{name}:{b + 1}-{b + window}" for b in begins],
+            sequences=[span[o : o + window] for o in offsets],
+            valid=np.ones((len(begins), window), dtype=bool),
+            first_base=[b + 1 for b in begins],
+            last_base=[b + window for b in begins],
+            starts=begins,
+        )
+
+    return _Record(name, length, label, symmetric_count(length, window, stride), cut)
+
+
+def _held(sequence: str | bytearray) -> Callable[[int, int], str]:
+    """Reader over bases held in memory (a table's str, a streamed FASTA record's bytearray)."""
+    if isinstance(sequence, str):
+        return lambda start, end: sequence[start:end]
+    return lambda start, end: sequence[start:end].decode("ascii")
+
+
+def _indexed(reference: FastaReference, name: str, u_to_t: bool) -> Callable[[int, int], str]:
+    """Reader over one record of an indexed FASTA: U read as T, as the checking pass counted."""
+
+    def read(start: int, end: int) -> str:
+        text = reference.fetch(name, start, end)
+        return read_u_as_t(text)[0] if u_to_t else text
+
+    return read
+
+
+# -- reading inputs ---------------------------------------------------------------------------
+def _open_indexed(path: Path, options: PredictOptions) -> FastaReference | None:
+    """The faidx reader for a FASTA input worth reading by index, else None (then streamed).
+
+    An existing, fresh index is used; a missing one is built only for large files, so predicting a
+    small FASTA leaves no new file beside it."""
+    from dnaseq_cli.io._open import STDIN, is_bgzf_bytes, is_gzip_bytes, read_magic
+    from dnaseq_cli.io.fasta import FastaReference
+
+    if str(path) == STDIN or not path.is_file():
+        return None
+    head = read_magic(path)
+    if is_gzip_bytes(head) and not is_bgzf_bytes(head):
+        return None  # plain gzip cannot be indexed
+    fai = Path(f"{path}.fai")
+    if fai.exists():
+        if fai.stat().st_mtime + 2 < path.stat().st_mtime:
+            return None  # an older index may not match: read the file itself
+        if is_bgzf_bytes(head) and not Path(f"{path}.gzi").exists():
+            return None
+    elif path.stat().st_size < options.index_min_bytes or not os.access(path.parent, os.W_OK):
+        return None
+    return FastaReference.indexed(path)
+
+
+def _fasta_records(path: Path, window: int, stride: int, options: PredictOptions) -> _Input:
+    from dnaseq_cli.io.fasta import scan_fasta
+
+    reference = _open_indexed(path, options)
+    if reference is None:
+
+        def streamed() -> Iterator[_Record]:
+            for record in scan_fasta(path, keep=True):
+                assert record.sequence is not None
+                read = _held(record.sequence)
+                yield _text_record(record.name, record.label, record.length, read, window, stride)
+
+        return _Input(None, streamed())
+
+    def indexed() -> Iterator[_Record]:
+        for record in scan_fasta(path, keep=False):  # checks every base, keeps none
+            if reference.lengths.get(record.name) != record.length:
+                raise InputError(
+                    f"the index {path}.fai does not match the FASTA ({record.length:,} bp here, "
+                    f"{reference.lengths.get(record.name, 0):,} in the index); delete the index "
+                    "so that it is rebuilt",
+                    path=path,
+                    record=record.name,
+                )
+            read = _indexed(reference, record.name, record.u_bases > 0)
+            yield _text_record(record.name, record.label, record.length, read, window, stride)
+
+    from dnaseq_cli.windows.tiling import symmetric_count
+
+    total = sum(symmetric_count(n, window, stride) for n in reference.lengths.values())
+    return _Input(total, indexed())
+
+
+def _table_records(path: Path, window: int, stride: int, options: PredictOptions) -> _Input:
     from dnaseq_cli.io.tables import read_labelled_table
 
-    for record in read_labelled_table(
-        path,
-        sequence_column=options.sequence_column,
-        label_column=None,
-        name_column=options.name_column,
-    ):
-        extra = getattr(record, "extra", None) or {}
-        if record.label is None and "label" in extra:
-            record.label = extra["label"]
-        yield record
+    def records() -> Iterator[_Record]:
+        for record in read_labelled_table(
+            path,
+            sequence_column=options.sequence_column,
+            label_column=None,
+            name_column=options.name_column,
+        ):
+            extra = getattr(record, "extra", None) or {}
+            if record.label is None and "label" in extra:
+                record.label = extra["label"]
+            if len(record.sequence) == 0:
+                raise InputError("empty sequence", path=path, record=record.name)
+            read = _held(record.sequence)
+            yield _text_record(
+                record.name, record.label, len(record.sequence), read, window, stride
+            )
+
+    return _Input(None, records())
 
 
-def _sequence_windows(record: SequenceRecord, window: int, stride: int) -> list[SequenceWindow]:
-    """A record's windows: one padded window when it fits, else the strand-symmetric tiling, so
-    the reverse complement of the record gets the mirror-image tiles."""
-    from dnaseq_cli.windows.tiling import tile_symmetric
+def _bed_record(reference: FastaReference, item: LocatedBed, window: int, stride: int) -> _Record:
+    """A BED interval: one centred window with real flanks when it fits, else tiles inside it."""
+    from dnaseq_cli.windows import Window, centred_window, fetch_window
+    from dnaseq_cli.windows.tiling import interval_starts, symmetric_count
 
-    seq = record.sequence
-    length = len(seq)
-    if length <= window:
-        valid = np.zeros(window, dtype=bool)
-        valid[:length] = True
-        padded = SequenceWindow(
-            name=record.name,
-            sequence=seq + "N" * (window - length),
-            valid=valid,
-            label=record.label,
-            source_length=length,
+    interval = item.interval
+    short = len(interval) <= window
+    count = 1 if short else symmetric_count(len(interval), window, stride)
+
+    def cut(first: int, last: int) -> _Windows:
+        if short:
+            targets = [centred_window(interval, window)]
+        else:
+            starts = interval_starts(interval, window, stride, first, last).tolist()
+            targets = [Window(interval.chrom, s, s + window, interval.strand) for s in starts]
+        sequences, masks = [], []
+        for target in targets:
+            sequence, valid = fetch_window(reference, target)
+            sequences.append(sequence)
+            masks.append(np.asarray(valid, dtype=bool))
+        return _Windows(
+            names=[f"{t.chrom}:{t.start + 1}-{t.end}" for t in targets],
+            sequences=sequences,
+            valid=np.stack(masks),
+            first_base=[t.start + 1 for t in targets],
+            last_base=[t.end for t in targets],
+            starts=[t.start for t in targets],
+            chrom=interval.chrom,
+            strand=interval.strand,
         )
-        return [padded]
-    full = np.ones(window, dtype=bool)
-    return [
-        SequenceWindow(
-            name=f"{record.name}:{start + 1}-{end}",
-            sequence=seq[start:end],
-            valid=full,
-            label=record.label,
-            start=start,
-            end=end,
-            source_length=length,
-        )
-        for start, end in tile_symmetric(length, window, stride)
-    ]
+
+    given = item.bed.interval  # the BED's own chrom name, before any --harmonise-chroms
+    bed = (given.chrom, given.start, given.end)
+    return _Record(item.name, len(interval), None, count, cut, bed=bed)
 
 
-def _fasta_or_table_records(
-    path: Path, kind: str, window: int, stride: int, options: PredictOptions
-) -> Iterator[_Record]:
-    for record in _sequence_records(path, kind, options):
-        if len(record.sequence) == 0:
-            raise InputError("empty sequence", path=path, record=record.name)
-        windows = _sequence_windows(record, window, stride)
-        yield _Record(record.name, len(record.sequence), record.label, windows)
-
-
-def _bed_records(
-    path: Path, window: int, stride: int, options: PredictOptions
-) -> Iterator[_Record]:
-    from dnaseq_cli.windows import centred_window, fetch_window
-    from dnaseq_cli.windows.tiling import tile_interval
+def _bed_records(path: Path, window: int, stride: int, options: PredictOptions) -> _Input:
+    from dnaseq_cli.windows.tiling import symmetric_count
 
     reference, located = read_located_beds(
         path, options.reference, harmonise_chroms=options.harmonise_chroms
     )
-    for item in located:
-        interval = item.interval
-        if len(interval) <= window:
-            targets = [centred_window(interval, window)]
-        else:
-            targets = tile_interval(interval, window, stride)
-        windows = []
-        for target in targets:
-            sequence, valid = fetch_window(reference, target)
-            windows.append(
-                SequenceWindow(
-                    name=f"{target.chrom}:{target.start + 1}-{target.end}",
-                    sequence=sequence,
-                    valid=np.asarray(valid, dtype=bool),
-                    label=None,
-                    chrom=target.chrom,
-                    start=target.start,
-                    end=target.end,
-                    strand=target.strand,
-                    source_length=len(interval),
-                )
-            )
-        given = item.bed.interval  # the BED's own chrom name, before any --harmonise-chroms
-        yield _Record(
-            item.name, len(interval), None, windows, bed=(given.chrom, given.start, given.end)
-        )
+    total = sum(
+        1 if len(item.interval) <= window else symmetric_count(len(item.interval), window, stride)
+        for item in located
+    )
+    return _Input(total, (_bed_record(reference, item, window, stride) for item in located))
 
 
-def iter_records(options: PredictOptions, window: int) -> Iterator[_Record]:
-    """Every input record with its windows, in input order."""
+@dataclass
+class _Input:
+    """One opened input: its records, lazily, and its window count when known before reading."""
+
+    total: int | None
+    records: Iterator[_Record]
+
+
+def _stride(options: PredictOptions, window: int) -> int:
     stride = options.stride or max(window // 2, 1)
     if stride < 1:
         raise InputError(f"--stride must be >= 1, got {stride}")
+    return stride
+
+
+def _open_input(path: Path, options: PredictOptions, window: int) -> _Input:
+    stride = _stride(options, window)
+    kind = detect_format(path, options.input_format)
+    if kind == "bed":
+        return _bed_records(path, window, stride, options)
+    if kind == "fasta":
+        return _fasta_records(path, window, stride, options)
+    return _table_records(path, window, stride, options)
+
+
+def iter_records(options: PredictOptions, window: int) -> Iterator[_Record]:
+    """Every input record, in input order, each input opened when it is reached."""
+    _stride(options, window)
     for path in options.inputs:
-        kind = detect_format(path, options.input_format)
-        if kind == "bed":
-            yield from _bed_records(path, window, stride, options)
-        else:
-            yield from _fasta_or_table_records(path, kind, window, stride, options)
+        yield from _open_input(path, options, window).records
 
 
 # -- scoring and output -----------------------------------------------------------------------
-def _n_fraction(windows: list[SequenceWindow]) -> float:
-    """Share of the real (unpadded) bases that are not A/C/G/T: N and the other IUPAC codes alike,
-    since the model reads them all as N."""
-    real = sum(int(w.valid.sum()) for w in windows)
-    if real == 0:
-        return 1.0
-    return sum(count_unknown(w.sequence, w.valid) for w in windows) / real
+def _flags(
+    padded: bool, genomic: bool, unknown: int, real: int, max_n_fraction: float
+) -> list[str]:
+    """Flags of a record or a single window: padding (short record or contig edge) and Ns.
 
-
-def _flags(windows: list[SequenceWindow], max_n_fraction: float) -> list[str]:
-    """Flags of a record or a single window: padding (short record or contig edge) and Ns."""
+    ``unknown`` / ``real`` is the share of the real (unpadded) bases that are not A/C/G/T: N and
+    the other IUPAC codes alike, since the model reads them all as N (1 when nothing is real)."""
     flags = []
-    if any(w.padded for w in windows):
+    if padded:
         # Genomic windows are only padded where they run off the contig; others are short records.
-        flags.append(FLAG_EDGE if windows[0].chrom is not None else FLAG_SHORT)
-    if _n_fraction(windows) > max_n_fraction:
+        flags.append(FLAG_EDGE if genomic else FLAG_SHORT)
+    if (unknown / real if real else 1.0) > max_n_fraction:
         flags.append(FLAG_N_RICH)
     return flags
 
@@ -252,73 +408,179 @@ def _fmt(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _mean(values: np.ndarray) -> np.ndarray:
-    """Mean over windows (axis 0) that does not depend on their order: float64 over sorted values,
-    so a record and its reverse complement (same tiles, listed in reverse) agree to the last bit."""
-    return np.sort(values.astype(np.float64), axis=0).mean(axis=0)
+class ExactSum:
+    """Running sums of float64 columns, kept exactly (as integers in units of 2**-1127), so a mean
+    is the correctly rounded true mean: it depends neither on the order of the values nor on how
+    they were split into batches, and a record and its reverse complement agree to the last bit.
+
+    Non-finite values are summed apart, as floats, so they give ``inf`` or ``nan`` as usual.
+    """
+
+    _UNIT = 1127  # 1074 (exponent of the smallest subnormal) + 53 (mantissa bits)
+
+    def __init__(self, width: int) -> None:
+        self.totals = [0] * width
+        self.special = np.zeros(width, dtype=np.float64)
+        self.count = 0
+
+    def add(self, values: np.ndarray) -> None:
+        """Add rows ``[n, width]`` (any float dtype; widened to float64 exactly)."""
+        values = np.asarray(values, dtype=np.float64).reshape(len(values), len(self.totals))
+        self.count += len(values)
+        finite = np.isfinite(values)
+        if not finite.all():
+            with np.errstate(invalid="ignore"):  # inf - inf is nan, as in a plain sum
+                self.special += np.where(finite, 0.0, values).sum(axis=0)
+            values = np.where(finite, values, 0.0)
+        fraction, exponent = np.frexp(values)  # value = fraction * 2**exponent, |fraction| < 1
+        mantissa = (fraction * 2.0**53).astype(np.int64)  # exact: 53-bit integers
+        shift = exponent.astype(np.int64) + 1074  # value = mantissa * 2**shift units; shift >= 0
+        high, low = mantissa >> 26, mantissa & ((1 << 26) - 1)  # halves whose sums stay exact
+        for column in range(values.shape[1]):
+            keys, where = np.unique(shift[:, column], return_inverse=True)
+            # float64 bin sums are exact here: each half is < 2**27, so n * 2**27 < 2**53
+            highs = np.bincount(where, weights=high[:, column], minlength=len(keys))
+            lows = np.bincount(where, weights=low[:, column], minlength=len(keys))
+            self.totals[column] += sum(
+                ((int(h) << 26) + int(lo)) << k
+                for k, h, lo in zip(keys.tolist(), highs.tolist(), lows.tolist(), strict=True)
+            )
+
+    def mean(self) -> np.ndarray:
+        """Per-column mean (float64), rounded once from the exact sum."""
+        out = np.empty(len(self.totals), dtype=np.float64)
+        scale = self.count << self._UNIT
+        for column, total in enumerate(self.totals):
+            special = float(self.special[column])
+            if special != 0.0 or np.isnan(special):  # an inf or nan was met: it decides
+                out[column] = special / self.count
+            else:
+                out[column] = total / scale  # int / int: correctly rounded
+        return out
 
 
-def _record_rows(
+class _Tally:
+    """What a record's row needs, gathered window batch by window batch."""
+
+    def __init__(self, width: int) -> None:
+        self.windows = 0
+        self.unknown = 0
+        self.real = 0
+        self.padded = False
+        self.genomic = False
+        self.maximum: np.ndarray | None = None
+        self.sums = ExactSum(width)
+
+    def add(self, cut: _Windows, scores: np.ndarray, unknown: list[int], real: list[int]) -> None:
+        self.windows += len(scores)
+        self.unknown += sum(unknown)
+        self.real += sum(real)
+        self.padded = self.padded or not bool(cut.valid.all())
+        self.genomic = cut.chrom is not None
+        top = scores.max(axis=0)
+        self.maximum = top if self.maximum is None else np.maximum(self.maximum, top)
+        self.sums.add(scores)
+
+    def flags(self, max_n_fraction: float) -> list[str]:
+        return _flags(self.padded, self.genomic, self.unknown, self.real, max_n_fraction)
+
+
+def _window_rows(
     record: _Record,
+    cut: _Windows,
     scores: np.ndarray,
+    unknown: list[int],
+    real: list[int],
+    scorer: WindowScorer,
+    options: PredictOptions,
+) -> Iterator[list[str]]:
+    info = scorer.info
+    classes = np.array(info.classes) if info.classes else None
+    genomic = cut.chrom is not None
+    for i, row in enumerate(scores):
+        padded = real[i] < cut.valid.shape[1]
+        flags = _flags(padded, genomic, unknown[i], real[i], options.max_n_fraction)
+        out = [record.name, cut.names[i], str(cut.first_base[i]), str(cut.last_base[i])]
+        if info.task == "regression":
+            out.append(_fmt(row[0]))
+        elif info.task == "binary":
+            out += [_fmt(row[-1]), str(classes[int(row.argmax())])]
+        else:
+            out += [_fmt(v) for v in row] + [str(classes[int(row.argmax())])]
+        yield out + [",".join(flags) or "."]
+
+
+def _record_row(
+    record: _Record,
+    tally: _Tally,
     scorer: WindowScorer,
     options: PredictOptions,
     has_labels: bool,
     has_bed: bool,
-) -> Iterator[list[str]]:
+) -> list[str]:
     info = scorer.info
     classes = np.array(info.classes) if info.classes else None
-    if options.per_window:
-        for w, row in zip(record.windows, scores, strict=True):
-            if w.chrom is not None:
-                start, end = w.start + 1, w.end
-            elif w.start is not None:
-                start, end = w.start + 1, w.end
-            else:
-                start, end = 1, int(w.valid.sum())
-            flags = _flags([w], options.max_n_fraction)
-            out = [record.name, w.name, str(start), str(end)]
-            if info.task == "regression":
-                out.append(_fmt(row[0]))
-            elif info.task == "binary":
-                out += [_fmt(row[-1]), str(classes[int(row.argmax())])]
-            else:
-                out += [_fmt(v) for v in row] + [str(classes[int(row.argmax())])]
-            yield out + [",".join(flags) or "."]
-        return
+    assert tally.maximum is not None
+    mean = tally.sums.mean()
     out = []
     if has_bed:
         out += ["."] * len(BED_COLUMNS) if record.bed is None else [str(v) for v in record.bed]
-    out += [record.name, str(record.length), str(len(record.windows))]
-    if info.task == "regression":
-        values = scores[:, 0]
-        chosen = values.max() if options.aggregate == "max" else _mean(values)
-        out += [_fmt(chosen), _fmt(_mean(values)), _fmt(values.max())]
-    elif info.task == "binary":
-        positive = scores[:, -1]
-        chosen = positive.max() if options.aggregate == "max" else _mean(positive)
-        out += [_fmt(chosen), _fmt(_mean(positive)), _fmt(positive.max())]
-        out.append(str(classes[-1] if chosen >= 0.5 else classes[0]))
+    out += [record.name, str(record.length), str(tally.windows)]
+    if info.task in ("regression", "binary"):
+        column = 0 if info.task == "regression" else -1
+        top, average = tally.maximum[column], mean[column]
+        chosen = top if options.aggregate == "max" else average
+        out += [_fmt(chosen), _fmt(average), _fmt(top)]
+        if info.task == "binary":
+            out.append(str(classes[-1] if chosen >= 0.5 else classes[0]))
     else:
-        probs = _mean(scores)  # per-class maxima would not sum to 1: always averaged
-        out += [_fmt(v) for v in probs] + [str(classes[int(probs.argmax())])]
+        # per-class maxima would not sum to 1: always averaged
+        out += [_fmt(v) for v in mean] + [str(classes[int(mean.argmax())])]
     if has_labels:
         out.append("" if record.label is None else str(record.label))
-    flags = _flags(record.windows, options.max_n_fraction)
-    yield out + [",".join(flags) or "."]
+    return out + [",".join(tally.flags(options.max_n_fraction)) or "."]
 
 
-def _groups(records: Iterator[_Record], size: int) -> Iterator[list[_Record]]:
-    group: list[_Record] = []
+Piece = tuple[_Record, int, int]  # windows first..last-1 of a record
+
+
+def _groups(records: Iterator[_Record], size: int) -> Iterator[list[Piece]]:
+    """Groups of about ``size`` windows: whole records while they fit (a group closes after the
+    record that reaches ``size``), and a record longer than ``size`` windows cut across groups."""
+    group: list[Piece] = []
     count = 0
     for record in records:
-        group.append(record)
-        count += len(record.windows)
-        if count >= size:
-            yield group
-            group, count = [], 0
+        first = 0
+        while first < record.count:
+            rest = record.count - first
+            take = rest if rest <= size else size - count
+            group.append((record, first, first + take))
+            count += take
+            first += take
+            if count >= size:
+                yield group
+                group, count = [], 0
     if group:
         yield group
+
+
+def _score(
+    scorer: WindowScorer,
+    sequences: list[str],
+    valid: np.ndarray,
+    progress: Callable[[int], None] | None,
+) -> np.ndarray:
+    """Scores of a group, one forward batch at a time so progress moves within a long record.
+
+    The batches are those the scorer would make from the whole group (``batch_size`` from its
+    start), so the numbers are the same as scoring the group at once."""
+    step = max(int(getattr(scorer, "batch_size", 0) or len(sequences)), 1)
+    parts = []
+    for begin in range(0, len(sequences), step):
+        parts.append(scorer.score(sequences[begin : begin + step], valid[begin : begin + step]))
+        if progress is not None:
+            progress(len(parts[-1]))
+    return np.concatenate(parts)
 
 
 def predict(
@@ -327,43 +589,65 @@ def predict(
     *,
     progress: Callable[[int], None] | None = None,
 ) -> PredictSummary:
-    """Score all input records and write the TSV (atomically when it is a file)."""
+    """Score all input records and write the TSV (atomically when it is a file).
+
+    ``progress(n)`` is called as each batch of ``n`` windows is scored; if it has a ``set_total``
+    attribute, that is called first with the number of windows to come, when every input knows it
+    (indexed FASTA, BED)."""
     if options.aggregate not in AGGREGATES:
         raise InputError(f"--aggregate must be one of {', '.join(AGGREGATES)}")
     refuse_overwriting_inputs(
         [options.output], [*options.inputs, options.reference, scorer.info.path]
     )
     window = scorer.info.window_length
+    _stride(options, window)
     summary = PredictSummary()
     started = time.perf_counter()
-    records = iter_records(options, window)
+    inputs = [_open_input(path, options, window) for path in options.inputs]
+    set_total = getattr(progress, "set_total", None)
+    if set_total is not None and all(i.total is not None for i in inputs):
+        set_total(sum(i.total or 0 for i in inputs))
+    records = (record for opened in inputs for record in opened.records)
     groups = _groups(records, options.group_windows)
     first = next(groups, None)
     if first is None:
         raise InputError("no records in the input", path=options.inputs[0])
-    has_labels = any(r.label is not None for r in first)
+    has_labels = any(record.label is not None for record, _, _ in first)
     has_bed = any(detect_format(p, options.input_format) == "bed" for p in options.inputs)
     with open_output(options.output) as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(_header(scorer, options, has_labels, has_bed))
-        group: list[_Record] | None = first
+        tally: _Tally | None = None
+        group: list[Piece] | None = first
         while group is not None:
-            windows = [w for record in group for w in record.windows]
-            scores = scorer.score(
-                [w.sequence for w in windows], np.stack([w.valid for w in windows])
-            )
+            cuts = [record.cut(a, b) for record, a, b in group]
+            sequences = [s for cut in cuts for s in cut.sequences]
+            scores = _score(scorer, sequences, np.concatenate([c.valid for c in cuts]), progress)
             offset = 0
-            for record in group:
-                n = len(record.windows)
-                block = scores[offset : offset + n]
-                writer.writerows(_record_rows(record, block, scorer, options, has_labels, has_bed))
-                offset += n
-                for flag in _flags(record.windows, options.max_n_fraction):
-                    summary.flagged[flag] = summary.flagged.get(flag, 0) + 1
-            summary.records += len(group)
-            summary.windows += len(windows)
-            if progress is not None:
-                progress(len(windows))
+            for (record, a, b), cut in zip(group, cuts, strict=True):
+                block = scores[offset : offset + b - a]
+                offset += b - a
+                real = cut.valid.sum(axis=1).tolist()
+                unknown = [
+                    count_unknown(s, v) for s, v in zip(cut.sequences, cut.valid, strict=True)
+                ]
+                if options.per_window:
+                    writer.writerows(
+                        _window_rows(record, cut, block, unknown, real, scorer, options)
+                    )
+                if a == 0:
+                    tally = _Tally(scores.shape[1])
+                assert tally is not None
+                tally.add(cut, block, unknown, real)
+                if b == record.count:
+                    if not options.per_window:
+                        writer.writerow(
+                            _record_row(record, tally, scorer, options, has_labels, has_bed)
+                        )
+                    for flag in tally.flags(options.max_n_fraction):
+                        summary.flagged[flag] = summary.flagged.get(flag, 0) + 1
+                    summary.records += 1
+            summary.windows += len(sequences)
             group = next(groups, None)
     summary.seconds = time.perf_counter() - started
     return summary

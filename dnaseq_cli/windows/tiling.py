@@ -84,23 +84,44 @@ def tile_symmetric(length: int, window: int, stride: int) -> Tiling:
     than ``stride``. A sequence no longer than the window gives one window ``[0, window)`` (padded
     when shorter); an empty one gives none.
     """
+    starts = symmetric_starts(length, window, stride)
+    return Tiling(starts, starts + window, length)
+
+
+def symmetric_count(length: int, window: int, stride: int) -> int:
+    """How many windows :func:`tile_symmetric` gives, without building them (progress totals)."""
     _check(window, stride)
     if length < 0:
         raise ValueError(f"negative length {length}")
     if length <= window:
-        starts = np.zeros(1 if length else 0, dtype=np.int64)
-        return Tiling(starts, starts + window, length)
+        return 1 if length else 0
     gap = length - window
     count = 1 + -(-gap // stride)
-    if count % 2 == 1 and gap % 2 == 1:
-        count += 1
+    return count + 1 if count % 2 == 1 and gap % 2 == 1 else count
+
+
+def symmetric_starts(
+    length: int, window: int, stride: int, first: int = 0, last: int | None = None
+) -> np.ndarray:
+    """Starts of windows ``first..last-1`` of :func:`tile_symmetric` (int64), computed directly, so
+    a long record's windows can be cut a batch at a time without an array over the whole record."""
+    count = symmetric_count(length, window, stride)
+    last = count if last is None else last
+    if not 0 <= first <= last <= count:
+        raise ValueError(f"windows {first}..{last} outside 0..{count}")
+    index = np.arange(first, last, dtype=np.int64)
+    if count <= 1:
+        return np.zeros_like(index)
+    gap = length - window
     steps = count - 1
-    left = np.arange((count + 1) // 2, dtype=np.int64)
-    # round half up, in integers: floor((2 * i * gap + steps) / (2 * steps))
-    head = (2 * left * gap + steps) // (2 * steps)
-    tail = gap - head[: count // 2][::-1]
-    starts = np.concatenate([head, tail])
-    return Tiling(starts, starts + window, length)
+
+    def rounded(i: np.ndarray) -> np.ndarray:
+        # round(i * gap / steps), halves up, in integers: floor((2 * i * gap + steps) / (2 * steps))
+        return (2 * i * gap + steps) // (2 * steps)
+
+    # left half by the formula, right half as the mirror image of the left
+    left = index < (count + 1) // 2
+    return np.where(left, rounded(index), gap - rounded(steps - index))
 
 
 def tile_array(
@@ -129,6 +150,17 @@ def tile_sequence(
     return tiles, np.arange(window)[None, :] < tiling.valid_lengths[:, None]
 
 
+def interval_starts(
+    interval: Interval, window: int, stride: int, first: int = 0, last: int | None = None
+) -> np.ndarray:
+    """Reference starts of windows ``first..last-1`` of :func:`tile_interval`, in its order, so
+    the tiles of a long interval can be made a batch at a time."""
+    starts = symmetric_starts(len(interval), window, stride, first, last)
+    if interval.strand == "-":
+        return interval.end - (starts + window)
+    return interval.start + starts
+
+
 def tile_interval(interval: Interval, window: int, stride: int) -> list[Window]:
     """Tile a genomic interval by :func:`tile_symmetric`: an interval longer than the window gets
     windows inside it, the first at ``interval.start``, the last ending at ``interval.end``; a
@@ -138,9 +170,5 @@ def tile_interval(interval: Interval, window: int, stride: int) -> list[Window]:
     On strand ``-`` the windows are listed 5'->3' on that strand (from ``interval.end`` leftwards);
     the tiling being symmetric, they are the same windows as on ``+``. Each keeps the strand.
     """
-    tiling = tile_symmetric(len(interval), window, stride)
-    if interval.strand == "-":
-        starts = interval.end - tiling.ends
-        return [Window(interval.chrom, s, s + window, "-") for s in starts.tolist()]
-    starts = interval.start + tiling.starts
-    return [Window(interval.chrom, s, s + window, interval.strand) for s in starts.tolist()]
+    starts = interval_starts(interval, window, stride).tolist()
+    return [Window(interval.chrom, s, s + window, interval.strand) for s in starts]
