@@ -241,6 +241,34 @@ class WindowScorer:
             out.append(self.lm(ids, mask).float().cpu().numpy())
         return np.concatenate(out) if out else np.empty((0, 0, 0), dtype=np.float32)
 
+    @torch.inference_mode()
+    def masked_log_probs(
+        self, sequences: list[str], valid: np.ndarray, positions: list[np.ndarray]
+    ) -> list[np.ndarray]:
+        """Log-probabilities ``[len(positions[i]), V]`` at ``positions[i]`` of window ``i`` with those
+        positions replaced by [MASK]: the zero-shot variant score of GPN and the Caduceus paper
+        reads the masked site, not the reference base the model can see. Both strands for PH
+        models (through :class:`~dnaseq_cli.models.heads.MaskedLM`), in batches."""
+        from dnaseq_cli.encode.vocab import MASK_ID
+
+        if self.lm is None:
+            raise InputError("this model has no MLM head, so it gives no log-likelihood scores")
+        if self.info.model_encoding != "char":
+            raise InputError(
+                f"masked scoring needs single-base tokens; this model reads "
+                f"{self.info.model_encoding}",
+                path=self.info.path,
+            )
+        char_ids = self.encode(sequences, valid)
+        for row, where in enumerate(positions):
+            char_ids[row, torch.as_tensor(where, dtype=torch.long)] = MASK_ID
+        out: list[np.ndarray] = []
+        for begin in range(0, len(char_ids), self.batch_size):
+            ids, mask = self._model_inputs(char_ids[begin : begin + self.batch_size])
+            logp = self.lm(ids, mask).float().cpu().numpy()
+            out.extend(logp[row, positions[begin + row]] for row in range(len(logp)))
+        return out
+
 
 def logit(p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """log(p / (1 - p)) with p clipped away from 0 and 1, so ratios stay finite."""

@@ -3,8 +3,10 @@
 For every ALT of a VCF (multi-allelic records split) the reference window and the alternate window
 (same length, indels included; see :mod:`dnaseq_cli.windows.variants`) are scored with both strands
 averaged. Scores: ``delta`` = P(alt) - P(ref) of the positive class, ``log_odds_ratio`` =
-logit P(alt) - logit P(ref), and for models with an MLM head ``llr`` = sum over the changed bases of
-log p(alt base) - log p(ref base) read from the reference window (substitutions only).
+logit P(alt) - logit P(ref), and for models with an MLM head the zero-shot ``llr`` = sum over the
+changed bases of log p(alt base) - log p(ref base), read at those positions of the reference window
+with them replaced by [MASK] (as GPN and the Caduceus paper score variants; both strands averaged
+for PH models; substitutions only, one extra batched forward per site).
 
 No record stops a run: a variant that cannot be scored is still written, with its reason in
 ``status`` (``--strict`` turns the first such row into an error instead):
@@ -356,21 +358,44 @@ class VariantEffectScorer:
         valid = np.stack(masks)
         info = self.scorer.info
         probs = self.scorer.score(sequences, valid) if info.has_classifier else None
-        logp = None
-        if self.scorer.lm is not None:
-            ref_rows = sorted(ref_windows.values())
-            index_of = {row: i for i, row in enumerate(ref_rows)}
-            logp_all = self.scorer.log_probs([sequences[i] for i in ref_rows], valid[ref_rows])
-            logp = (logp_all, index_of)
+        masked = self._masked_log_probs(rows, pending, ref_windows, sequences, valid)
         for row_index, pair, key, alt_row in pending:
             result = rows[row_index]
             ref_row = ref_windows[key]
             if probs is not None:
                 self._fill_classifier_scores(result, probs[ref_row], probs[alt_row])
-            if logp is not None:
-                result.llr = _substitution_llr(
-                    logp[0][logp[1][ref_row]], pair.variant_offset, result.variant
-                )
+            site = (ref_row, pair.variant_offset, len(result.variant.ref))
+            if site in masked:
+                result.llr = _masked_llr(masked[site], result.variant)
+
+    def _masked_log_probs(
+        self,
+        rows: list[VariantScore],
+        pending: list[tuple[int, VariantWindowPair, tuple[str, int, str], int]],
+        ref_windows: dict[tuple, int],
+        sequences: list[str],
+        valid: np.ndarray,
+    ) -> dict[tuple[int, int, int], np.ndarray]:
+        """Log-probs at the masked REF bases of each substitution site (shared by its ALTs),
+        one batched forward of the masked reference windows: ``{(window, offset, length): [n, V]}``."""
+        if self.scorer.lm is None:
+            return {}
+        sites: dict[tuple[int, int, int], np.ndarray] = {}
+        for row_index, pair, key, _ in pending:
+            variant = rows[row_index].variant
+            if len(variant.ref) != len(variant.alt):
+                continue  # an indel has no aligned bases to compare
+            start = pair.variant_offset
+            where = np.arange(start, min(start + len(variant.ref), self.window))
+            if len(where):
+                sites.setdefault((ref_windows[key], start, len(variant.ref)), where)
+        if not sites:
+            return {}
+        keys = list(sites)
+        logp = self.scorer.masked_log_probs(
+            [sequences[k[0]] for k in keys], valid[[k[0] for k in keys]], [sites[k] for k in keys]
+        )
+        return dict(zip(keys, logp, strict=True))
 
     def _count_u(self, chrom: str, start: int, size: int) -> None:
         """Count the U of a reference window (rare: only windows that held one get here)."""
@@ -425,17 +450,14 @@ def _names(names: list[str] | tuple[str, ...], limit: int = 5) -> str:
     return shown + (f", ... ({len(names):,} in all)" if len(names) > limit else "")
 
 
-def _substitution_llr(logp: np.ndarray, offset: int, variant: Variant) -> float | None:
-    """sum log p(alt) - log p(ref) over substituted bases (None for indels: no aligned bases)."""
+def _masked_llr(logp: np.ndarray, variant: Variant) -> float:
+    """sum over the masked bases of log p(alt base) - log p(ref base) (``logp``: ``[n, V]``)."""
     from dnaseq_cli.encode.tokens import encode_chars
 
-    if len(variant.ref) != len(variant.alt):
-        return None
-    positions = np.arange(offset, offset + len(variant.ref))
-    positions = positions[positions < logp.shape[0]]
-    ref_ids = encode_chars(variant.ref)[: len(positions)]
-    alt_ids = encode_chars(variant.alt)[: len(positions)]
-    return float((logp[positions, alt_ids] - logp[positions, ref_ids]).sum())
+    n = len(logp)
+    ref_ids, alt_ids = encode_chars(variant.ref)[:n], encode_chars(variant.alt)[:n]
+    rows = np.arange(n)
+    return float((logp[rows, alt_ids] - logp[rows, ref_ids]).sum())
 
 
 def _chunks(variants: Iterator[Variant], size: int) -> Iterator[list[Variant]]:

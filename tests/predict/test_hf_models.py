@@ -11,6 +11,7 @@ from dnaseq_runner import run_in_process as run_cli
 from safetensors.torch import load_file, save_file
 
 from dnaseq_cli.encode.tokens import encode_chars
+from dnaseq_cli.encode.vocab import MASK_ID
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.models import factory
 from dnaseq_cli.models.caduceus.hf_format import save_hf_checkpoint
@@ -59,6 +60,7 @@ def test_hf_masked_lm_folder_gives_llr_in_vep(tmp_path):
     seq = open(EXAMPLES / "ref_brca1.fa").read().split("\n", 1)[1].replace("\n", "")
     start = row.POS - 1 - WINDOW // 2
     ids = torch.from_numpy(encode_chars(seq[start : start + WINDOW]))[None]
+    ids[0, WINDOW // 2] = MASK_ID  # the zero-shot score reads the masked site
     with torch.no_grad():
         logp = MaskedLM(backbone)(ids)[0, WINDOW // 2]
     ref_id, alt_id = encode_chars(row.REF)[0], encode_chars(row.ALT)[0]
