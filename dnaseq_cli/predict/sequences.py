@@ -22,12 +22,13 @@ the order of the tiles: a record and its reverse complement agree to the last bi
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -230,6 +231,7 @@ def _fasta_records(path: Path, window: int, stride: int, options: PredictOptions
                 assert record.sequence is not None
                 read = _held(record.sequence)
                 yield _text_record(record.name, record.label, record.length, read, window, stride)
+                del record, read  # let the bases go before the next record is read
 
         return _Input(None, streamed())
 
@@ -546,7 +548,8 @@ Piece = tuple[_Record, int, int]  # windows first..last-1 of a record
 
 def _groups(records: Iterator[_Record], size: int) -> Iterator[list[Piece]]:
     """Groups of about ``size`` windows: whole records while they fit (a group closes after the
-    record that reaches ``size``), and a record longer than ``size`` windows cut across groups."""
+    record that reaches ``size``), and a record longer than ``size`` windows cut across groups,
+    its last piece closing its group, so that it is scored before the next record is read."""
     group: list[Piece] = []
     count = 0
     for record in records:
@@ -557,9 +560,10 @@ def _groups(records: Iterator[_Record], size: int) -> Iterator[list[Piece]]:
             group.append((record, first, first + take))
             count += take
             first += take
-            if count >= size:
+            if count >= size or (first == record.count and take < record.count):
                 yield group
                 group, count = [], 0
+        del record  # hold no record while the next one is read
     if group:
         yield group
 
@@ -581,6 +585,44 @@ def _score(
         if progress is not None:
             progress(len(parts[-1]))
     return np.concatenate(parts)
+
+
+def _score_group(
+    group: list[Piece],
+    tally: _Tally | None,
+    scorer: WindowScorer,
+    options: PredictOptions,
+    writer: Any,
+    summary: PredictSummary,
+    progress: Callable[[int], None] | None,
+    has_labels: bool,
+    has_bed: bool,
+) -> _Tally | None:
+    """Score one group and write its rows; returns the tally of a record that goes on in the next
+    group (a local scope, so nothing of the group outlives it)."""
+    cuts = [record.cut(a, b) for record, a, b in group]
+    sequences = [s for cut in cuts for s in cut.sequences]
+    scores = _score(scorer, sequences, np.concatenate([c.valid for c in cuts]), progress)
+    offset = 0
+    for (record, a, b), cut in zip(group, cuts, strict=True):
+        block = scores[offset : offset + b - a]
+        offset += b - a
+        real = cut.valid.sum(axis=1).tolist()
+        unknown = [count_unknown(s, v) for s, v in zip(cut.sequences, cut.valid, strict=True)]
+        if options.per_window:
+            writer.writerows(_window_rows(record, cut, block, unknown, real, scorer, options))
+        if a == 0:
+            tally = _Tally(scores.shape[1])
+        assert tally is not None
+        tally.add(cut, block, unknown, real)
+        if b == record.count:
+            if not options.per_window:
+                writer.writerow(_record_row(record, tally, scorer, options, has_labels, has_bed))
+            for flag in tally.flags(options.max_n_fraction):
+                summary.flagged[flag] = summary.flagged.get(flag, 0) + 1
+            summary.records += 1
+    summary.windows += len(sequences)
+    return tally
 
 
 def predict(
@@ -607,7 +649,7 @@ def predict(
     set_total = getattr(progress, "set_total", None)
     if set_total is not None and all(i.total is not None for i in inputs):
         set_total(sum(i.total or 0 for i in inputs))
-    records = (record for opened in inputs for record in opened.records)
+    records = itertools.chain.from_iterable(opened.records for opened in inputs)
     groups = _groups(records, options.group_windows)
     first = next(groups, None)
     if first is None:
@@ -619,35 +661,12 @@ def predict(
         writer.writerow(_header(scorer, options, has_labels, has_bed))
         tally: _Tally | None = None
         group: list[Piece] | None = first
+        del first
         while group is not None:
-            cuts = [record.cut(a, b) for record, a, b in group]
-            sequences = [s for cut in cuts for s in cut.sequences]
-            scores = _score(scorer, sequences, np.concatenate([c.valid for c in cuts]), progress)
-            offset = 0
-            for (record, a, b), cut in zip(group, cuts, strict=True):
-                block = scores[offset : offset + b - a]
-                offset += b - a
-                real = cut.valid.sum(axis=1).tolist()
-                unknown = [
-                    count_unknown(s, v) for s, v in zip(cut.sequences, cut.valid, strict=True)
-                ]
-                if options.per_window:
-                    writer.writerows(
-                        _window_rows(record, cut, block, unknown, real, scorer, options)
-                    )
-                if a == 0:
-                    tally = _Tally(scores.shape[1])
-                assert tally is not None
-                tally.add(cut, block, unknown, real)
-                if b == record.count:
-                    if not options.per_window:
-                        writer.writerow(
-                            _record_row(record, tally, scorer, options, has_labels, has_bed)
-                        )
-                    for flag in tally.flags(options.max_n_fraction):
-                        summary.flagged[flag] = summary.flagged.get(flag, 0) + 1
-                    summary.records += 1
-            summary.windows += len(sequences)
+            tally = _score_group(
+                group, tally, scorer, options, writer, summary, progress, has_labels, has_bed
+            )
+            group = None  # drop the scored records before the next are read
             group = next(groups, None)
     summary.seconds = time.perf_counter() - started
     return summary
