@@ -54,7 +54,8 @@ def vep(
         None,
         "--max-indel-length",
         callback=non_negative,
-        help="Filter out indels that change the length by more than this many bases (0: none).",
+        help="Filter out indels that change the length by more than this many bases (0: keep only "
+        "SNVs and MNVs).",
     ),
     max_n_fraction: float = typer.Option(
         0.5,
@@ -107,8 +108,8 @@ def vep(
     Filtered variants (--regions, --snvs-only, --max-indel-length) are not rows; they are
     counted in the summary and listed in --skipped as filtered_region, filtered_not_snv or
     filtered_indel_length. A run that scores nothing prints one warning line saying why and
-    exits 0, except when every variant is on a chromosome the reference lacks: that is a wrong
-    reference (exit 2, no output file).
+    exits 0, except when every variant is on a chromosome the reference lacks: that is taken as
+    the wrong reference, an input error (exit 2; a file output is then not written).
     """
     from dnaseq_cli.errors import InputError
     from dnaseq_cli.io.vcf import FORMATS
