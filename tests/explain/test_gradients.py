@@ -93,6 +93,7 @@ def test_input_x_gradient_is_the_one_hot_gradient_at_the_observed_base(cnn_model
         scorer.classifier.float()
 
 
+@pytest.mark.parametrize("backbone", ["kmer", "gnn"])
 def test_kmer_and_graph_backbones_are_refused_naming_the_backbone(backbone, tmp_path):
     folder = save_model(tmp_path / backbone, backbone)
     scorer = WindowScorer(folder, device="cpu")
