@@ -71,7 +71,10 @@ def test_resume_after_ctrl_c_gives_the_same_weights_as_an_uninterrupted_run(
     assert straight.returncode == 0, straight.stderr
     command = [sys.executable, "-m", "dnaseq_cli", "train", str(small_dataset.path), "-o",
                str(tmp_path / "b"), *common]  # fmt: skip
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    # a shell's background job inherits SIGINT ignored, and Python then installs no Ctrl-C handler:
+    # give the child the default disposition, as a terminal's Ctrl-C finds it
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     epochs_file = tmp_path / ".b.partial" / "metrics_per_epoch.tsv"  # unfinished runs live here
     deadline = time.monotonic() + 120
     while not epochs_file.exists() and time.monotonic() < deadline and process.poll() is None:
