@@ -192,5 +192,9 @@ def report_shard(ctx: Dist, epoch: int, rows: list[int], model: torch.nn.Module)
     tag = f"[dnaseq rank {ctx.rank}/{ctx.world_size}] epoch {epoch + 1}"
     with torch.no_grad():
         checksum = sum(float(p.double().abs().sum()) for p in model.parameters())
-    print(f"{tag} train rows: " + ",".join(map(str, rows)), file=sys.stderr, flush=True)
-    print(f"{tag} weights: {checksum:.10e}", file=sys.stderr, flush=True)
+    # one write(2) per line: two ranks share the stderr pipe, and a print may be split mid-line
+    # (writes under PIPE_BUF bytes reach a pipe whole)
+    text = f"{tag} train rows: " + ",".join(map(str, rows)) + f"\n{tag} weights: {checksum:.10e}\n"
+    sys.stderr.flush()
+    for line in text.splitlines(keepends=True):
+        os.write(sys.stderr.fileno(), line.encode())
