@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pysam
 
@@ -77,66 +77,14 @@ def read_fasta(path: str | os.PathLike[str], *, uppercase: bool = False) -> list
 
 
 def _iter_fasta(path: str | os.PathLike[str], uppercase: bool) -> Iterator[SequenceRecord]:
-    shown = display_name(path)
-    u_count = UAsTCount(shown)
-    with open_binary(path) as fh:
-        n_records = 0
-        try:
-            for record in _parse_records(fh, shown, uppercase, u_count):
-                n_records += 1
-                yield record
-        except GeneratorExit:
-            u_count.warn()  # the reader stopped early: still say what was converted so far
-            raise
-        if n_records == 0:
-            raise InputError("no FASTA records found (empty file?)", path=shown)
-    u_count.warn()
-
-
-def _parse_records(
-    fh: BinaryIO, shown: str, uppercase: bool, u_count: UAsTCount
-) -> Iterator[SequenceRecord]:
-    """The line loop: only a prefix test and a strip per line; all per-base work is per record."""
-    name: str | None = None
-    description = ""
-    header_line = 0
-    chunks: list[bytes] = []
-    chunk_lines: list[int] = []
-    seen: dict[str, int] = {}
-    lineno = 0
-    for lineno, raw in numbered_lines(fh, shown):
-        if raw[:1] == b">":
-            if name is not None:
-                yield _make_record(
-                    name, description, chunks, chunk_lines, header_line, shown, uppercase, u_count
-                )
-            name, description = _parse_header(raw, shown, lineno)
-            if name in seen:
-                raise InputError(
-                    f"duplicate record name (first seen on line {seen[name]})",
-                    path=shown,
-                    line=lineno,
-                    record=name,
-                )
-            seen[name] = lineno
-            header_line = lineno
-            chunks = []
-            chunk_lines = []
-            continue
-        line = raw.strip()
-        if not line:
-            continue
-        if name is None:
-            raise InputError(
-                "sequence data before the first '>' header (is this a FASTA file?)",
-                path=shown,
-                line=lineno,
-            )
-        chunks.append(line)
-        chunk_lines.append(lineno)
-    if name is not None:
-        yield _make_record(
-            name, description, chunks, chunk_lines, header_line, shown, uppercase, u_count
+    """The records of :func:`_scan_fasta` (the one FASTA line parser) with their bases kept."""
+    for scanned in _scan_fasta(path, keep=True):
+        seq = bytes(scanned.sequence or b"")
+        yield SequenceRecord(
+            name=scanned.name,
+            sequence=(seq.upper() if uppercase else seq).decode("ascii"),
+            label=scanned.label,
+            extra={"description": scanned.description},
         )
 
 
@@ -146,37 +94,6 @@ def _parse_header(raw: bytes, shown: str, lineno: int) -> tuple[str, str]:
     if not parts:
         raise InputError("header line has no sequence name after '>'", path=shown, line=lineno)
     return parts[0], (parts[1] if len(parts) > 1 else "")
-
-
-def _make_record(
-    name: str,
-    description: str,
-    chunks: list[bytes],
-    chunk_lines: list[int],
-    header_line: int,
-    shown: str,
-    uppercase: bool,
-    u_count: UAsTCount,
-) -> SequenceRecord:
-    seq = b"".join(chunks)
-    if not seq:
-        raise InputError("record has no sequence", path=shown, line=header_line, record=name)
-    bad = find_invalid_bytes(seq)
-    if bad >= 0 and seq[bad] in b"Uu":
-        # Only records with a non-DNA byte pay for the U pass; U is read as T, then re-checked.
-        seq = u_count.convert(seq)
-        bad = find_invalid_bytes(seq)
-    if bad >= 0:
-        _invalid_character(seq, bad, chunks, chunk_lines, shown, name)
-    if uppercase:
-        seq = seq.upper()
-    match = _LABEL_RE.search(description)
-    return SequenceRecord(
-        name=name,
-        sequence=seq.decode("ascii"),
-        label=None if match is None else match.group(1),
-        extra={"description": description},
-    )
 
 
 def _invalid_character(
