@@ -355,6 +355,7 @@ def resumable_directory(
     inputs: Iterable[PathLike | None] = (),
     keep: Callable[[Path], bool] = lambda folder: False,
     is_main: bool = True,
+    barrier: Callable[[], None] = lambda: None,
 ) -> Iterator[Path]:
     """Yield the folder to work in for a long job that can be continued (``dnaseq train``).
 
@@ -363,7 +364,9 @@ def resumable_directory(
     early, the partial folder is kept when ``keep(folder)`` says it can be continued (``resume``
     finds it there) and removed otherwise. ``resume`` without a partial folder continues in
     ``target`` itself (a folder the user names as dnaseq's earlier run). Only the main process
-    (``is_main``) changes folders; the others get the same path.
+    (``is_main``) changes folders; the others get the same path. ``barrier`` is called by every
+    process after its checks and before the main process changes anything (under torchrun, the
+    process group's barrier), so no process checks a folder another has already begun to build.
     """
     target = Path(target)
     partial = partial_folder(target)
@@ -376,6 +379,7 @@ def resumable_directory(
             raise InputError(
                 f"nothing to resume: neither it nor {partial.name} exists", path=target
             )
+        barrier()
     else:
         check_folder_output(
             target, force=force, inputs=inputs, exists_hint=" (use --force to replace or --resume)"
@@ -387,8 +391,9 @@ def resumable_directory(
                     "with --force",
                     path=target,
                 )
-            if is_main:
-                shutil.rmtree(partial)
+        barrier()
+        if partial.exists() and is_main:
+            shutil.rmtree(partial)
         work, in_place = partial, False
         if is_main:
             try:

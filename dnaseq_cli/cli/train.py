@@ -330,8 +330,8 @@ def _train(
         output, force=force, resume=resume,
         inputs=[*inputs, *options.val_inputs, *options.test_inputs, options.reference, init],
         keep=lambda work: (work / STATE_FILE).is_file(), is_main=ctx.is_main,
+        barrier=ctx.barrier,  # every rank has looked at the folder before rank 0 changes it
     )  # fmt: skip
-    ctx.barrier()  # every rank has looked at the folder before rank 0 changes it
     with folder as run_dir:
         ctx.barrier()  # rank 0 has made the folder
         _train_in(
