@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from dnaseq_cli.cli.checks import at_least_one, at_most, fraction
+from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, at_most, fraction
 from dnaseq_cli.cli.console import counting_spinner, say, stderr_console
 
 
@@ -99,6 +99,7 @@ def explain(
         256, "--batch-size", callback=at_least_one, help="Mutated windows per forward pass."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
+    threads: int | None = typer.Option(None, "--threads", callback=at_least_one, help=THREADS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary on stderr."),
 ) -> None:
     """Explain the model's score of every record, position by position.
@@ -112,7 +113,9 @@ def explain(
     from dnaseq_cli.explain.run import METHODS, ExplainOptions
     from dnaseq_cli.explain.run import explain as run_explain
     from dnaseq_cli.predict.model import WindowScorer
+    from dnaseq_cli.threads import use_threads
 
+    use_threads(threads)
     if method not in METHODS:
         raise InputError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
     if no_ism and method == "ism":

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from dnaseq_cli.cli.checks import at_least_one, fraction, non_negative
+from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, fraction, non_negative
 from dnaseq_cli.cli.console import counting_spinner, say, stderr_console
 
 
@@ -28,7 +28,8 @@ def vep(
     output_vcf: Path | None = typer.Option(
         None,
         "--output-vcf",
-        help="Also write an annotated VCF (.vcf.gz: bgzipped + tabix index) with DNASEQ_* INFO.",
+        help="Also write an annotated VCF: the input's records, one per ALT, QUAL, FILTER and INFO "
+        "kept, with DNASEQ_* INFO fields added (.vcf.gz: bgzipped + tabix index).",
     ),
     skipped: str | None = typer.Option(
         None,
@@ -84,6 +85,7 @@ def vep(
         256, "--batch-size", callback=at_least_one, help="Windows per forward pass."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
+    threads: int | None = typer.Option(None, "--threads", callback=at_least_one, help=THREADS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary on stderr."),
 ) -> None:
     """Score every ALT allele: ref vs alt window centred on the variant, both strands averaged.
@@ -114,9 +116,11 @@ def vep(
     from dnaseq_cli.errors import InputError
     from dnaseq_cli.io.vcf import FORMATS
     from dnaseq_cli.predict.model import WindowScorer
+    from dnaseq_cli.threads import use_threads
     from dnaseq_cli.vep.output import run_vep
     from dnaseq_cli.vep.scoring import VariantEffectScorer
 
+    use_threads(threads)
     if input_format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {input_format!r}")
     scorer = WindowScorer(model, device=device, batch_size=batch_size, window=window)

@@ -78,6 +78,10 @@ class Variant:
     skip_reason: str | None = None
     #: 1-based line in the file when the reader knows it (tables); see :meth:`VariantStats.line_of`.
     line: int | None = field(default=None, compare=False)
+    #: The record's QUAL (None when ``.``) and FILTER names (empty when ``.``), kept so an
+    #: annotated VCF passes them on.
+    qual: float | None = field(default=None, compare=False)
+    filters: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def start0(self) -> int:
@@ -290,15 +294,17 @@ def _split_record(
             return []
         return [
             Variant(rec.chrom, rec.pos, rec.id, rec.ref.upper(), ".", record_number, 1,
-                    skip_reason="missing_alt")
+                    _info(rec), skip_reason="missing_alt", qual=rec.qual,
+                    filters=tuple(rec.filter.keys()))
         ]  # fmt: skip
     info = _info(rec)
+    kept = {"qual": rec.qual, "filters": tuple(rec.filter.keys())}
     if len(alts) == 1:
         return _alleles(rec.chrom, rec.pos, rec.id, rec.ref, alts, record_number, lambda _: info,
-                        stats, include_skipped)  # fmt: skip
+                        stats, include_skipped, kept=kept)  # fmt: skip
     return _alleles(
         rec.chrom, rec.pos, rec.id, rec.ref, alts, record_number,
-        lambda index: _allele_info(info, numbers, index), stats, include_skipped,
+        lambda index: _allele_info(info, numbers, index), stats, include_skipped, kept=kept,
     )  # fmt: skip
 
 
@@ -313,8 +319,11 @@ def _alleles(
     stats: VariantStats,
     include_skipped: bool,
     line: int | None = None,
+    kept: dict[str, Any] | None = None,
 ) -> list[Variant]:
-    """The variants of one record (VCF or table), ALTs in file order; unscoreable ALTs counted."""
+    """The variants of one record (VCF or table), ALTs in file order; unscoreable ALTs counted.
+    ``kept``: the record's ``qual`` and ``filters``, passed on to every ALT."""
+    kept = kept or {}
     ref = raw_ref.upper()
     ref_ok = _BASES_RE.fullmatch(ref) is not None
     variants = []
@@ -323,14 +332,15 @@ def _alleles(
         reason = _skip_reason(alt) if ref_ok else "invalid_allele"
         if reason is None:
             variants.append(
-                Variant(chrom, pos, vid, ref, alt, record_number, index, info_of(index), line=line)
-            )
+                Variant(chrom, pos, vid, ref, alt, record_number, index, info_of(index),
+                        line=line, **kept)
+            )  # fmt: skip
             continue
         setattr(stats, reason, getattr(stats, reason) + 1)
         if include_skipped:
             variants.append(
-                Variant(chrom, pos, vid, ref, raw_alt, record_number, index, skip_reason=reason,
-                        line=line)
+                Variant(chrom, pos, vid, ref, raw_alt, record_number, index, info_of(index),
+                        skip_reason=reason, line=line, **kept)
             )  # fmt: skip
     stats.variants += sum(v.skip_reason is None for v in variants)
     return variants

@@ -206,6 +206,11 @@ class VariantEffectScorer:
         self.renamed: dict[str, str] = {}
         self.reset()
 
+    def contig_length(self, vcf_name: str) -> int | None:
+        """Length of the reference contig a VCF contig name maps to (None when it maps to none)."""
+        name = self.mapper.map(vcf_name)
+        return None if name is None else self.reference.lengths[name]
+
     def reset(self) -> None:
         """Forget what the previous file showed (duplicates, unknown contigs, U counts)."""
         self._seen: set[int] = set()

@@ -69,3 +69,25 @@ def tiny_model_for_threads(tmp_path):
         "task": "binary", "classes": ["0", "1"], "window_length": 50, "stored_encoding": "char",
         "model_encoding": factory.encoding_of("cnn")})  # fmt: skip
     return tmp_path / "m"
+
+
+def test_every_command_that_runs_a_model_has_threads():
+    import typer
+
+    from dnaseq_cli.cli.app import app
+
+    group = typer.main.get_command(app)
+    runs_a_model = ("predict", "vep", "explain", "train", "compare", "ensemble")
+    for name in runs_a_model:
+        options = {opt for param in group.commands[name].params for opt in param.opts}
+        assert "--threads" in options, name
+
+
+def test_threads_option_is_used_by_vep(tiny_model_for_threads, tmp_path):
+    reference = tmp_path / "ref.fa"
+    reference.write_text(">chr1\n" + "ACGT" * 50 + "\n")
+    vcf = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\t10\t.\tT\tA\t.\t.\t.\n"
+    result = run_in_process("vep", "-", "-r", reference, "-m", tiny_model_for_threads,
+                            "--threads", "1", "-q", stdin=vcf)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert torch.get_num_threads() == 1

@@ -163,6 +163,66 @@ def test_annotated_vcf_carries_the_tsv_scores(scorer, tmp_path):
         assert record.info["DNASEQ_STATUS"][0] == row.status
 
 
+def test_annotated_vcf_keeps_the_input_info_qual_and_filter(scorer, tmp_path):
+    """ClinVar's INFO (CLNSIG among them) comes through unchanged, DNASEQ_* fields appended."""
+    out_vcf = tmp_path / "annotated.vcf"
+    effect = VariantEffectScorer(scorer, EXAMPLES / "ref_brca1.fa")
+    source = EXAMPLES / "clinvar_brca1.refcoords.vcf.gz"
+    run_vep(effect, source, str(tmp_path / "v.tsv"), out_vcf)
+    with pysam.VariantFile(str(source)) as given:
+        originals = {(r.pos, r.ref, r.alts[0]): str(r).split("\t")[5:8] for r in given}
+    written = [line.split("\t") for line in out_vcf.read_text().splitlines() if line[0] != "#"]
+    assert len(written) == len(originals) == 209
+    for fields in written:
+        qual, filters, info = originals[(int(fields[1]), fields[3], fields[4])]
+        assert fields[5:7] == [qual, filters]
+        kept = ";".join(p for p in fields[7].strip().split(";") if not p.startswith("DNASEQ_"))
+        assert kept == info.strip()  # every input field, values as written
+        assert "DNASEQ_DELTA=" in fields[7] and "DNASEQ_STATUS=ok" in fields[7]
+    with pysam.VariantFile(str(out_vcf)) as vcf:  # and htslib reads it back with its types
+        clnsig = {r.info["CLNSIG"][0] for r in vcf}
+    assert {"Pathogenic", "Likely_benign"} <= clnsig
+
+
+def test_annotated_vcf_narrows_per_allele_info_of_split_records(scorer, reference, tmp_path):
+    path, seq = reference
+    b = seq[299]
+    alts = [c for c in "ACGT" if c != b][:2]
+    vcf = tmp_path / "multi.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n"
+        f"##contig=<ID=chr1,length={CONTIG_LENGTH}>\n"
+        '##FILTER=<ID=LowQ,Description="low">\n'
+        '##INFO=<ID=AF,Number=A,Type=Float,Description="per ALT">\n'
+        '##INFO=<ID=AD,Number=R,Type=Integer,Description="per allele">\n'
+        '##INFO=<ID=DP,Number=1,Type=Integer,Description="depth">\n'
+        '##INFO=<ID=DB,Number=0,Type=Flag,Description="known">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        f"chr1\t300\tm\t{b}\t{alts[0]},{alts[1]}\t37.5\tLowQ\tAF=0.25,0.125;AD=10,4,2;DP=16;DB\n"
+    )
+    out_vcf = tmp_path / "out.vcf.gz"
+    run_vep(VariantEffectScorer(scorer, path), vcf, str(tmp_path / "v.tsv"), out_vcf)
+    with pysam.VariantFile(str(out_vcf)) as annotated:
+        records = list(annotated)
+    assert [r.alts for r in records] == [(alts[0],), (alts[1],)]
+    assert [r.info["AF"] for r in records] == [(0.25,), (0.125,)]
+    assert [r.info["AD"] for r in records] == [(10, 4), (10, 2)]
+    assert all(r.info["DP"] == 16 and r.info["DB"] for r in records)
+    assert all(r.qual == 37.5 and list(r.filter.keys()) == ["LowQ"] for r in records)
+
+
+def test_annotated_vcf_replaces_an_earlier_runs_scores(scorer, tmp_path):
+    """Annotating dnaseq's own output again gives one set of DNASEQ_* fields, not two."""
+    effect = VariantEffectScorer(scorer, EXAMPLES / "ref_brca1.fa")
+    first, second = tmp_path / "first.vcf", tmp_path / "second.vcf"
+    run_vep(effect, EXAMPLES / "clinvar_brca1.refcoords.vcf.gz", str(tmp_path / "a.tsv"), first)
+    run_vep(effect, first, str(tmp_path / "b.tsv"), second)
+    lines = [line for line in second.read_text().splitlines() if not line.startswith("#")]
+    assert all(line.count("DNASEQ_DELTA=") == 1 for line in lines)
+    head = [line for line in second.read_text().splitlines() if line.startswith("##INFO")]
+    assert sum("ID=DNASEQ_DELTA," in line for line in head) == 1
+
+
 def test_cli_reads_a_vcf_from_stdin(tiny_model, reference, tmp_path):
     path, seq = reference
     vcf = _vcf(tmp_path / "in.vcf", [(250, "x", seq[249], "N")])
