@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, fraction
 from dnaseq_cli.cli.console import counting_spinner, say, stderr_console
 from dnaseq_cli.threads import use_threads
+
+if TYPE_CHECKING:
+    from dnaseq_cli.predict.sequences import PredictOptions
+    from dnaseq_cli.shards import Shards
 
 
 def predict(
@@ -90,10 +95,14 @@ def predict(
     (default: one window) and a bedGraph of window scores is written (each score over the
     stride-wide bin at its window's centre; all-N windows left out), plus a bigWig with
     [bold]--bigwig[/bold].
+
+    Several processes: torchrun --nproc-per-node N [--nnodes M ...] -m dnaseq_cli predict ...
+    splits the records across the processes; process 0 writes the output, in input order,
+    exactly as one process would (files only, not stdin; genome tracks run in one process).
     """
-    from dnaseq_cli.predict.model import WindowScorer
+    from dnaseq_cli.errors import InputError
     from dnaseq_cli.predict.sequences import PredictOptions
-    from dnaseq_cli.predict.sequences import predict as run_predict
+    from dnaseq_cli.shards import from_env, join, leave
 
     use_threads(threads)
     genome_only = {"--contigs": contigs, "--regions": regions, "--bigwig": bigwig}
@@ -103,6 +112,11 @@ def predict(
                 "give INPUT files, or --reference GENOME.fa alone to score the whole genome",
                 param_hint="INPUTS",
             )
+        if from_env().enabled:
+            raise InputError(
+                "genome tracks are scored by one process: run this without torchrun (records "
+                "of FASTA, table and BED inputs are split across torchrun processes)"
+            )
         _genome_track(model, device, batch_size, window, reference, output, stride, contigs,
                       regions, bigwig, harmonise_chroms, quiet)  # fmt: skip
         return
@@ -111,23 +125,36 @@ def predict(
         raise typer.BadParameter(
             "is for genome tracks (--reference without INPUT files)", param_hint=given[0]
         )
+    if from_env().enabled and any(str(path) == "-" for path in inputs):
+        raise InputError("under torchrun every process reads the inputs: give files, not stdin")
+    shards, device = join(device)
+    try:
+        _predict_records(
+            shards, model, device, batch_size, window, quiet or not shards.is_main,
+            PredictOptions(
+                inputs=inputs, output=output, reference=reference, input_format=input_format,
+                sequence_column=sequence_column, name_column=name_column, stride=stride,
+                per_window=per_window, aggregate=aggregate, max_n_fraction=max_n_fraction,
+                harmonise_chroms=harmonise_chroms,
+            ),
+        )  # fmt: skip
+        shards.barrier()  # only after success: a failed process leaves at once, and torchrun
+        # stops the others
+    finally:
+        leave(shards)
+
+
+def _predict_records(
+    shards: Shards, model: str | None, device: str, batch_size: int, window: int | None,
+    quiet: bool, options: PredictOptions,
+) -> None:  # fmt: skip
+    from dnaseq_cli.predict.model import WindowScorer
+    from dnaseq_cli.predict.sequences import predict as run_predict
+
     scorer = WindowScorer(model, device=device, batch_size=batch_size, window=window)
-    options = PredictOptions(
-        inputs=inputs,
-        output=output,
-        reference=reference,
-        input_format=input_format,
-        sequence_column=sequence_column,
-        name_column=name_column,
-        stride=stride,
-        per_window=per_window,
-        aggregate=aggregate,
-        max_n_fraction=max_n_fraction,
-        harmonise_chroms=harmonise_chroms,
-    )
     console = stderr_console()
     with counting_spinner(console, "windows", quiet) as advance:
-        summary = run_predict(scorer, options, progress=advance)
+        summary = run_predict(scorer, options, progress=advance, shards=shards)
     if not quiet:
         flagged = ", ".join(f"{n} {flag}" for flag, n in sorted(summary.flagged.items()))
         say(

@@ -112,33 +112,37 @@ def vep(
     filtered_indel_length. A run that scores nothing prints one warning line saying why and
     exits 0, except when every variant is on a chromosome the reference lacks: that is taken as
     the wrong reference, an input error (exit 2; a file output is then not written).
+
+    Several processes: torchrun --nproc-per-node N [--nnodes M ...] -m dnaseq_cli vep ... splits
+    the variants across the processes; process 0 writes every output, in input order, exactly as
+    one process would (a VCF file, not stdin).
     """
     from dnaseq_cli.errors import InputError
     from dnaseq_cli.io.vcf import FORMATS
     from dnaseq_cli.predict.model import WindowScorer
+    from dnaseq_cli.shards import from_env, join, leave
     from dnaseq_cli.threads import use_threads
-    from dnaseq_cli.vep.output import run_vep
-    from dnaseq_cli.vep.scoring import VariantEffectScorer
 
     use_threads(threads)
     if input_format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {input_format!r}")
-    scorer = WindowScorer(model, device=device, batch_size=batch_size, window=window)
-    effect = VariantEffectScorer(
-        scorer,
-        reference,
-        strict=strict,
-        harmonise_chroms=harmonise_chroms,
-        max_n_fraction=max_n_fraction,
-        regions=regions,
-        snvs_only=snvs_only,
-        max_indel_length=max_indel_length,
-    )
-    console = stderr_console()
-    with counting_spinner(console, "variants", quiet) as advance:
-        summary = run_vep(
-            effect, vcf, output, output_vcf, skipped=skipped, fmt=input_format, progress=advance
-        )
+    if from_env().enabled and vcf == "-":
+        raise InputError("under torchrun every process reads the VCF: give a file, not stdin")
+    shards, device = join(device)
+    try:
+        quiet = quiet or not shards.is_main
+        scorer = WindowScorer(model, device=device, batch_size=batch_size, window=window)
+        summary = _score(
+            shards, scorer, reference, vcf, output, output_vcf, skipped, input_format, quiet,
+            dict(
+                strict=strict, harmonise_chroms=harmonise_chroms, max_n_fraction=max_n_fraction,
+                regions=regions, snvs_only=snvs_only, max_indel_length=max_indel_length,
+            ),
+        )  # fmt: skip
+        shards.barrier()  # only after success: a failed process leaves at once, and torchrun
+        # stops the others
+    finally:
+        leave(shards)
     if quiet:
         return
     statuses = ", ".join(f"{n:,} {status}" for status, n in sorted(summary.statuses.items()))
@@ -146,7 +150,7 @@ def vep(
     flagged = ", ".join(f"{n:,} {flag}" for flag, n in sorted(summary.flags.items()))
     filtered = ", ".join(f"{n:,} {why}" for why, n in sorted(summary.filtered.items()))
     say(
-        console,
+        stderr_console(),
         f"dnaseq: {summary.variants:,} variants ({statuses or 'none'}) in {summary.seconds:.1f} s "
         f"({summary.variants_per_second:,.0f} variants/s) with {scorer.info.path.name} "
         f"[{scorer.info.backbone}]"
@@ -154,3 +158,19 @@ def vep(
         + (f"; filtered out {filtered}" if filtered else "")
         + (f"; harmonised chromosome names {renamed}" if renamed else ""),
     )
+
+
+def _score(
+    shards, scorer, reference: Path, vcf: str, output: str, output_vcf: Path | None,
+    skipped: str | None, input_format: str, quiet: bool, options: dict,
+):  # fmt: skip
+    """Score the VCF (this process's share under torchrun) and write the outputs."""
+    from dnaseq_cli.vep.output import run_vep
+    from dnaseq_cli.vep.scoring import VariantEffectScorer
+
+    effect = VariantEffectScorer(scorer, reference, **options)
+    with counting_spinner(stderr_console(), "variants", quiet) as advance:
+        return run_vep(
+            effect, vcf, output, output_vcf, skipped=skipped, fmt=input_format, progress=advance,
+            shards=shards,
+        )  # fmt: skip

@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
-from dnaseq_cli.errors import InputError
+from dnaseq_cli import shards
 
 #: ``DNASEQ_DEBUG_SHARDS=1`` prints each rank's training rows per epoch on stderr (tests, debugging).
 DEBUG_ENV = "DNASEQ_DEBUG_SHARDS"
@@ -69,47 +69,19 @@ SINGLE = Dist()
 
 def from_env(environ: dict[str, str] | None = None) -> Dist:
     """Rank and world size as torchrun (or any ``env://`` launcher) sets them."""
-    env = os.environ if environ is None else environ
-    try:
-        world = int(env.get("WORLD_SIZE", "1"))
-        rank = int(env.get("RANK", "0"))
-        local = int(env.get("LOCAL_RANK", str(rank)))
-    except ValueError as error:
-        raise InputError(
-            f"bad torchrun environment (RANK/WORLD_SIZE/LOCAL_RANK): {error}"
-        ) from None
-    if world < 1 or not 0 <= rank < world:
-        raise InputError(f"bad torchrun environment: RANK={rank} WORLD_SIZE={world}")
-    return Dist(rank=rank, world_size=world, local_rank=local)
+    place = shards.from_env(environ)
+    return Dist(rank=place.rank, world_size=place.world, local_rank=place.local_rank)
 
 
 def setup(device: str) -> tuple[Dist, str]:
     """Join the process group when launched by torchrun; returns the context and the device name
     this rank trains on (``cuda:LOCAL_RANK`` for CUDA, so each process owns one GPU)."""
-    ctx = from_env()
-    if not ctx.enabled:
-        return ctx, device
-    cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-    if cuda:
-        if not torch.cuda.is_available():
-            raise InputError("--device cuda requested but no CUDA device is available")
-        if ctx.local_rank >= torch.cuda.device_count():
-            raise InputError(
-                f"LOCAL_RANK {ctx.local_rank} but only {torch.cuda.device_count()} CUDA devices: "
-                "use --nproc-per-node <= the number of GPUs"
-            )
-        device = f"cuda:{ctx.local_rank}"
-        torch.cuda.set_device(ctx.local_rank)
-    elif device == "auto":
-        device = "cpu"
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if cuda else "gloo")
-    return ctx, device
+    place, device = shards.join(device)
+    return Dist(rank=place.rank, world_size=place.world, local_rank=place.local_rank), device
 
 
 def teardown(ctx: Dist) -> None:
-    if ctx.enabled and dist.is_initialized():
-        dist.destroy_process_group()
+    shards.leave(shards.Shards(ctx.rank, ctx.world_size, ctx.local_rank))
 
 
 def wrap(

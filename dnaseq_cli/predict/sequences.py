@@ -21,7 +21,10 @@ the order of the tiles: a record and its reverse complement agree to the last bi
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
+import io
 import itertools
 import os
 import time
@@ -42,6 +45,7 @@ from dnaseq_cli.errors import InputError
 from dnaseq_cli.io.sequence_utils import count_unknown, read_u_as_t
 from dnaseq_cli.output import open_output, refuse_overwriting_inputs
 from dnaseq_cli.predict.model import WindowScorer
+from dnaseq_cli.shards import SINGLE, Shards
 
 if TYPE_CHECKING:
     from dnaseq_cli.io.fasta import FastaReference
@@ -568,6 +572,20 @@ def _groups(records: Iterator[_Record], size: int) -> Iterator[list[Piece]]:
         yield group
 
 
+def _units(groups: Iterator[list[Piece]]) -> Iterator[list[list[Piece]]]:
+    """The groups gathered into units of whole records (a long record's groups stay together):
+    what one process of a sharded run scores on its own (see :mod:`dnaseq_cli.shards`)."""
+    unit: list[list[Piece]] = []
+    for group in groups:
+        unit.append(group)
+        record, _, last = group[-1]
+        if last == record.count:
+            yield unit
+            unit = []
+    if unit:
+        yield unit
+
+
 def _score(
     scorer: WindowScorer,
     sequences: list[str],
@@ -630,8 +648,12 @@ def predict(
     options: PredictOptions,
     *,
     progress: Callable[[int], None] | None = None,
+    shards: Shards = SINGLE,
 ) -> PredictSummary:
     """Score all input records and write the TSV (atomically when it is a file).
+
+    Under torchrun (``shards``) every process scores its share of whole records and process 0
+    writes the output, byte for byte what one process writes; the summary is process 0's.
 
     ``progress(n)`` is called as each batch of ``n`` windows is scored; if it has a ``set_total``
     attribute, that is called first with the number of windows to come, when every input knows it
@@ -650,12 +672,26 @@ def predict(
     if set_total is not None and all(i.total is not None for i in inputs):
         set_total(sum(i.total or 0 for i in inputs))
     records = itertools.chain.from_iterable(opened.records for opened in inputs)
-    groups = _groups(records, options.group_windows)
+    size = options.group_windows
+    if shards.enabled:  # units of about one forward batch, so every process gets a share
+        size = min(size, max(int(getattr(scorer, "batch_size", 0) or size), 1))
+    groups = _groups(records, size)
     first = next(groups, None)
     if first is None:
         raise InputError("no records in the input", path=options.inputs[0])
     has_labels = any(record.label is not None for record, _, _ in first)
     has_bed = any(detect_format(p, options.input_format) == "bed" for p in options.inputs)
+    score = functools.partial(
+        _score_group, scorer=scorer, options=options, progress=progress, has_labels=has_labels,
+        has_bed=has_bed,
+    )  # fmt: skip
+    if shards.enabled:
+        _predict_sharded(
+            itertools.chain([first], groups), score, options, shards, summary, progress,
+            _header(scorer, options, has_labels, has_bed),
+        )  # fmt: skip
+        summary.seconds = time.perf_counter() - started
+        return summary
     with open_output(options.output) as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(_header(scorer, options, has_labels, has_bed))
@@ -663,10 +699,52 @@ def predict(
         group: list[Piece] | None = first
         del first
         while group is not None:
-            tally = _score_group(
-                group, tally, scorer, options, writer, summary, progress, has_labels, has_bed
-            )
+            tally = score(group, tally, writer=writer, summary=summary)
             group = None  # drop the scored records before the next are read
             group = next(groups, None)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _predict_sharded(
+    groups: Iterator[list[Piece]],
+    score: Callable[..., _Tally | None],
+    options: PredictOptions,
+    shards: Shards,
+    summary: PredictSummary,
+    progress: Callable[[int], None] | None,
+    header: list[str],
+) -> None:
+    """Every process reads all records and scores the whole records of its units; process 0
+    writes each round's rows in process order, which is input order (:mod:`dnaseq_cli.shards`)."""
+    context = open_output(options.output) if shards.is_main else contextlib.nullcontext()
+    with context as handle:
+        if handle is not None:
+            csv.writer(handle, delimiter="\t", lineterminator="\n").writerow(header)
+        for round_units in shards.rounds(_units(groups)):
+            payload = None
+            for mine, unit in round_units:
+                if not mine:
+                    continue
+                buffer = io.StringIO()
+                writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
+                part = PredictSummary()
+                tally: _Tally | None = None
+                for group in unit:
+                    tally = score(group, tally, writer=writer, summary=part)
+                payload = (buffer.getvalue(), part.records, part.windows, part.flagged)
+            del round_units
+            gathered = shards.gather(payload)
+            if handle is None or gathered is None:
+                continue
+            for rank, item in enumerate(gathered):
+                if item is None:
+                    continue
+                text, records, windows, flagged = item
+                handle.write(text)
+                summary.records += records
+                summary.windows += windows
+                for flag, n in flagged.items():
+                    summary.flagged[flag] = summary.flagged.get(flag, 0) + n
+                if progress is not None and rank != shards.rank:
+                    progress(windows)

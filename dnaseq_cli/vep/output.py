@@ -20,6 +20,7 @@ from pathlib import Path
 
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.output import open_output, refuse_overwriting_inputs
+from dnaseq_cli.shards import SINGLE, Shards
 from dnaseq_cli.vep.annotated_vcf import AnnotatedVcf
 from dnaseq_cli.vep.scoring import (
     STATUS_OK,
@@ -102,9 +103,10 @@ def run_vep(
     skipped: str | Path | None = None,
     fmt: str = "auto",
     progress: Callable[[int], None] | None = None,
+    shards: Shards = SINGLE,
 ) -> VepSummary:
     """Score a VCF and write the TSV (and annotated VCF, skipped TSV); files appear only when
-    complete. A run whose every row is ``unknown_contig`` is an :class:`InputError` (wrong
+    complete (under torchrun, process 0 writes them). A run whose every row is ``unknown_contig`` is an :class:`InputError` (wrong
     reference or naming); one that scores nothing for other reasons logs one warning line."""
     info = effect.scorer.info
     header = tsv_header(
@@ -119,7 +121,12 @@ def run_vep(
         [vcf, effect.reference.path, effect.scorer.info.path, regions],
     )
     summary = VepSummary()
-    items = score_vcf(effect, vcf, progress=progress, fmt=fmt)
+    items = score_vcf(effect, vcf, progress=progress, fmt=fmt, shards=shards)
+    if not shards.is_main:  # it scores its share; process 0 writes every file
+        for item in items:
+            if isinstance(item, VepSummary):
+                summary = item
+        return summary
     first = next(items)  # the first record is read and checked before anything is written
     with ExitStack() as stack:
         handle = stack.enter_context(open_output(output))

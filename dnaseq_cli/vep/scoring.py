@@ -40,6 +40,7 @@ from dnaseq_cli.io.sequence_utils import read_u_as_t
 from dnaseq_cli.io.vcf import Variant, VariantStats, iter_variants
 from dnaseq_cli.predict.model import WindowScorer, logit
 from dnaseq_cli.predict.sequences import FLAG_EDGE, FLAG_N_RICH
+from dnaseq_cli.shards import SINGLE, Shards
 from dnaseq_cli.windows.variants import VariantWindowPair, variant_windows
 
 logger = logging.getLogger(__name__)
@@ -252,6 +253,14 @@ class VariantEffectScorer:
             return FILTERED_INDEL_LENGTH
         return None
 
+    def note_chunk(self, variants: list[Variant]) -> None:
+        """Remember a chunk another process scores (sharded runs), so that this process flags a
+        later ``duplicate`` of one of its variants exactly as a single process would."""
+        filtering = self.regions is not None or self.snvs_only or self.max_indel_length is not None
+        for variant in variants:
+            if not (filtering and self._filter(variant) is not None):
+                _seen_before(self._seen, variant)
+
     def score_chunk(
         self, variants: list[Variant], source: str, stats: VariantStats | None = None
     ) -> list[VariantScore]:
@@ -279,11 +288,8 @@ class VariantEffectScorer:
                     allele_flags.append(FLAG_REF_EQ_ALT)
                 if "N" in ref or "N" in alt:
                     allele_flags.append(FLAG_N_ALLELE)
-            key_hash = hash((variant.chrom, variant.pos, ref, alt))
-            if key_hash in seen:
+            if _seen_before(seen, variant):
                 allele_flags.append(FLAG_DUPLICATE)
-            else:
-                seen.add(key_hash)
             if variant.skip_reason is not None:
                 rows.append(VariantScore(variant, variant.skip_reason, flags=tuple(allele_flags)))
                 continue
@@ -465,6 +471,15 @@ def _masked_llr(logp: np.ndarray, variant: Variant) -> float:
     return float((logp[rows, alt_ids] - logp[rows, ref_ids]).sum())
 
 
+def _seen_before(seen: set[int], variant: Variant) -> bool:
+    """Whether the same CHROM POS REF ALT came earlier in the file (and remember this one)."""
+    key = hash((variant.chrom, variant.pos, variant.ref, variant.alt))
+    if key in seen:
+        return True
+    seen.add(key)
+    return False
+
+
 def _chunks(variants: Iterator[Variant], size: int) -> Iterator[list[Variant]]:
     chunk: list[Variant] = []
     for variant in variants:
@@ -483,9 +498,13 @@ def score_vcf(
     chunk_size: int = 1024,
     progress: Callable[[int], None] | None = None,
     fmt: str = "auto",
+    shards: Shards = SINGLE,
 ) -> Iterator[VariantScore | VepSummary]:
     """Yield a :class:`VariantScore` per ALT in file order (filtered ones marked), then the
-    :class:`VepSummary`. ``fmt`` is ``auto``/``vcf`` (VCF/BCF) or ``variants`` (a table)."""
+    :class:`VepSummary`. ``fmt`` is ``auto``/``vcf`` (VCF/BCF) or ``variants`` (a table).
+
+    Under torchrun (``shards``) the variants are scored in chunks split across the processes;
+    process 0 yields every row and the whole summary, the others only a summary of the read."""
     summary = VepSummary()
     started = time.perf_counter()
     source = str(vcf)
@@ -493,8 +512,11 @@ def score_vcf(
     # The reader's skipped-allele warning waits until every row is scored: --strict may fail first.
     variants = iter_variants(vcf, stats=summary.stats, include_skipped=True, fmt=fmt, warn=False)
     statuses, filtered, flagged = summary.statuses, summary.filtered, summary.flags
-    for chunk in _chunks(variants, chunk_size):
-        for row in effect.score_chunk(chunk, source, summary.stats):
+    if shards.enabled:  # chunks of about one forward batch, so every process gets a share
+        chunk_size = min(chunk_size, max(int(getattr(effect.scorer, "batch_size", 0) or 1), 1))
+    chunks = _chunks(variants, chunk_size)
+    for rows, size in _scored_chunks(effect, chunks, source, summary, shards):
+        for row in rows:
             if row.filtered:
                 filtered[row.status] = filtered.get(row.status, 0) + 1
                 yield row
@@ -505,22 +527,58 @@ def score_vcf(
                 flagged[flag] = flagged.get(flag, 0) + 1
             yield row
         if progress is not None:
-            progress(len(chunk))
+            progress(size)
     summary.scored = statuses.get(STATUS_OK, 0)
     summary.seconds = time.perf_counter() - started
-    summary.renamed_contigs = dict(effect.renamed)
-    summary.unknown_contigs = dict(effect.unknown_contigs)
-    summary.u_bases, summary.u_variants = effect.u_bases, effect.u_variants
+    counts = shards.all_agree(
+        (dict(effect.renamed), dict(effect.unknown_contigs), effect.u_bases, effect.u_variants)
+    )
+    for renamed, unknown, u_bases, u_variants in counts:
+        summary.renamed_contigs.update(renamed)
+        for name, n in unknown.items():
+            summary.unknown_contigs[name] = summary.unknown_contigs.get(name, 0) + n
+        summary.u_bases += u_bases
+        summary.u_variants += u_variants
+    if not shards.is_main:
+        yield summary
+        return
     summary.stats.warn()
-    if effect.u_variants:
+    if summary.u_variants:
         logger.warning(
             "%s: read %s U bases as T in the reference windows of %s variant%s",
             effect.reference.path,
-            f"{effect.u_bases:,}",
-            f"{effect.u_variants:,}",
-            "" if effect.u_variants == 1 else "s",
+            f"{summary.u_bases:,}",
+            f"{summary.u_variants:,}",
+            "" if summary.u_variants == 1 else "s",
         )
     yield summary
+
+
+def _scored_chunks(
+    effect: VariantEffectScorer,
+    chunks: Iterator[list[Variant]],
+    source: str,
+    summary: VepSummary,
+    shards: Shards,
+) -> Iterator[tuple[list[VariantScore], int]]:
+    """Each chunk's rows in file order, with the chunk's size. Sharded: this process scores its
+    chunks of each round, notes the others', and process 0 gets every chunk's rows (the others
+    get empty lists, so they only take part in the gathering)."""
+    if not shards.enabled:
+        for chunk in chunks:
+            yield effect.score_chunk(chunk, source, summary.stats), len(chunk)
+        return
+    for round_chunks in shards.rounds(chunks):
+        payload = None
+        for mine, chunk in round_chunks:
+            if mine:
+                payload = (effect.score_chunk(chunk, source, summary.stats), len(chunk))
+            else:
+                effect.note_chunk(chunk)
+        gathered = shards.gather(payload)
+        for item in gathered or [([], len(chunk)) for _, chunk in round_chunks]:
+            if item is not None:
+                yield item
 
 
 def nothing_scored_reason(summary: VepSummary, reference_contigs: list[str]) -> str:
