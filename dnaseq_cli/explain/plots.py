@@ -2,7 +2,7 @@
 
 Both panels share the x axis in sequence coordinates (1-based record positions, or genomic positions
 for BED inputs), so a motif hit or a variant can be read off directly. Motif hits that overlap
-high-attribution positions are drawn as labelled spans on the logo.
+high-attribution positions are drawn as shaded spans on the logo, the strongest of them named.
 """
 
 from __future__ import annotations
@@ -13,6 +13,21 @@ from pathlib import Path
 import numpy as np
 
 from dnaseq_cli.explain.ism import BASES
+
+
+def labelled_hits(
+    hits: Sequence[tuple[int, int, str, str]], spacing: float, limit: int = 12
+) -> list[tuple[int, int, str, str]]:
+    """The hits that get a name on the picture: in the given order (strongest first), each at
+    least ``spacing`` positions from every label already placed, at most ``limit``, so that names
+    stay legible where many matrices match one site (every hit is still shaded)."""
+    chosen: list[tuple[int, int, str, str]] = []
+    for hit in hits:
+        if len(chosen) == limit:
+            break
+        if all(abs(hit[0] - other[0]) >= spacing for other in chosen):
+            chosen.append(hit)
+    return chosen
 
 
 def plot_window(
@@ -70,8 +85,9 @@ def plot_window(
     frame = pd.DataFrame(matrix, columns=list(BASES), index=positions.astype(int))
     logomaker.Logo(frame, ax=bottom, color_scheme="classic", show_spines=False)
     bottom.axhline(0, color="grey", lw=0.5)
-    for start, end, label, strand in hits:
+    for start, end, _, _ in hits:
         bottom.axvspan(start - 0.5, end + 0.5, color="gold", alpha=0.25, lw=0)
+    for start, _, label, strand in labelled_hits(hits, spacing=max(len(positions) / 60.0, 1.0)):
         bottom.text(start, 1.0, f"{label}({strand})", fontsize=6, rotation=90, va="top",
                     transform=bottom.get_xaxis_transform())  # fmt: skip
     bottom.set_ylabel(method, fontsize=8)

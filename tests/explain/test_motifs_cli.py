@@ -114,3 +114,13 @@ def test_output_that_is_an_input_is_refused_before_work(cnn_model, tmp_path):
     assert fasta.read_text() == before
     result = run_cli("explain", fasta, "-m", cnn_model, "--method", "bogus")
     assert result.returncode == 2 and "--method" in result.stderr
+
+
+def test_picture_names_the_strongest_hits_that_do_not_crowd_each_other():
+    from dnaseq_cli.explain.plots import labelled_hits
+
+    hits = [(100, 110, "A", "+"), (102, 112, "B", "-"), (130, 140, "C", "+"), (95, 105, "D", "+")]
+    assert [h[2] for h in labelled_hits(hits, spacing=8)] == ["A", "C"]
+    assert [h[2] for h in labelled_hits(hits, spacing=1)] == ["A", "B", "C", "D"]
+    many = [(i * 20, i * 20 + 9, f"m{i}", "+") for i in range(30)]
+    assert len(labelled_hits(many, spacing=8)) == 12
