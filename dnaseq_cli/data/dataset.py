@@ -12,7 +12,6 @@ Training streams rows out of ``tokens.npy`` without loading it, so datasets larg
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import sys
 from collections import Counter
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from dnaseq_cli import __version__
+from dnaseq_cli.checksums import file_sha256
 from dnaseq_cli.data.inputs import SequenceWindow
 from dnaseq_cli.errors import InputError
 
@@ -67,14 +67,6 @@ def window_keys(tokens: np.ndarray) -> np.ndarray:
             chunk = np.asarray(tokens[start : start + step]).reshape(-1, width)
             keys[start : start + len(chunk)] = (chunk.astype(np.uint64) * multipliers).sum(axis=1)
     return keys
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def infer_task(labels: Iterable[object]) -> tuple[str, list[str]]:

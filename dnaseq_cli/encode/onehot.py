@@ -15,9 +15,6 @@ import numpy.typing as npt
 from dnaseq_cli.encode.tokens import SequenceLike, as_bytes
 from dnaseq_cli.encode.vocab import A_ID, BASE_CODE_LUT, CHAR_VOCAB_SIZE, MASK_ID, N_ID, UNK_ID
 
-ONEHOT_CHANNELS = "ACGT"
-
-
 _ROW_SCALAR = {4: np.uint32, 8: np.uint64, 16: np.complex128}
 
 

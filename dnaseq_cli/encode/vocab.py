@@ -40,7 +40,6 @@ CHAR_VOCAB: dict[str, int] = {
     "N": N_ID,
 }
 CHAR_VOCAB_SIZE = len(CHAR_VOCAB)
-CHAR_SPECIAL_IDS = (CLS_ID, SEP_ID, BOS_ID, MASK_ID, PAD_ID, RESERVED_ID, UNK_ID)
 IUPAC_AMBIGUITY = "RYKMSWBDHV"
 
 
@@ -79,6 +78,17 @@ KMER_PAD_ID, KMER_MASK_ID, KMER_UNK_ID, KMER_CLS_ID, KMER_SEP_ID = range(5)
 KMER_OFFSET = len(KMER_SPECIALS)
 MAX_K = 6
 _BASES = "ACGT"
+
+
+def reverse_complement_values(k: int) -> np.ndarray:
+    """``rc[v]``: the base-4 value (A=0..T=3, first base most significant) of the reverse
+    complement of the k-mer with value ``v``; the one table of k-mer strands in the project."""
+    index = np.arange(4**k, dtype=np.int64)
+    rc = np.zeros_like(index)
+    for i in range(k):  # loop over k digit positions, not over bases
+        digit = (index >> (2 * i)) & 3
+        rc |= (3 - digit) << (2 * (k - 1 - i))
+    return rc
 
 
 class KmerVocab:
@@ -140,11 +150,7 @@ class KmerVocab:
     @cached_property
     def complement_ids(self) -> np.ndarray:
         """``complement_ids[id]``: id of the reverse-complement k-mer; specials stay put."""
-        index = np.arange(4**self.k, dtype=np.int64)
-        rc = np.zeros_like(index)
-        for i in range(self.k):  # loop over k digit positions, not over bases
-            digit = (index >> (2 * i)) & 3
-            rc |= (3 - digit) << (2 * (self.k - 1 - i))
+        rc = reverse_complement_values(self.k)
         table = np.concatenate([np.arange(KMER_OFFSET, dtype=np.int64), rc + KMER_OFFSET])
         table.flags.writeable = False
         return table

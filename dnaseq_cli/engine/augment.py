@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset as TorchDataset
 
+from dnaseq_cli.encode.onehot import one_hot_from_ids
 from dnaseq_cli.encode.vocab import A_ID, PAD_ID
 from dnaseq_cli.engine.batches import WindowRows
 from dnaseq_cli.errors import InputError
@@ -203,8 +204,7 @@ def synthetic_training_rows(
 
 
 def one_hot(tokens: np.ndarray) -> Tensor:
-    """Char token rows ``[N, L]`` as one-hot ``[N, 4, L]`` over A/C/G/T (other tokens: all zero)."""
-    codes = torch.as_tensor(np.asarray(tokens, dtype=np.int64)) - A_ID
-    ok = (codes >= 0) & (codes <= 3)
-    hot = torch.nn.functional.one_hot(codes.clamp(0, 3), 4).float() * ok[..., None]
-    return hot.permute(0, 2, 1).contiguous()
+    """Char token rows ``[N, L]`` as channels-first one-hot ``[N, 4, L]`` (the GAN's layout) over
+    A/C/G/T; N, padding and special tokens are all zero."""
+    ids = torch.as_tensor(np.asarray(tokens, dtype=np.int64))
+    return one_hot_from_ids(ids).permute(0, 2, 1).contiguous()

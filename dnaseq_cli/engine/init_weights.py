@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import nn
 
-from dnaseq_cli.data.dataset import file_sha256
+from dnaseq_cli.checksums import file_sha256
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.models.registry import CONFIG_NAME, WEIGHTS_NAME
 

@@ -9,12 +9,10 @@ the next run starts afresh. ``file://`` URLs (local mirrors) follow the same pat
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import logging
 import os
 import re
-import shutil
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +22,7 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from dnaseq_cli import __version__
+from dnaseq_cli.checksums import file_sha256
 from dnaseq_cli.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -51,15 +50,6 @@ class _Restart(Exception):
 def part_path(dest: Path) -> Path:
     """The file a download of ``dest`` writes to until it is complete and verified."""
     return dest.with_name(dest.name + ".part")
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def download(
@@ -112,7 +102,7 @@ def download(
             "deleted (a changed upstream file or a bad mirror?)",
             path=url,
         )
-    digest = sha256_file(part)
+    digest = file_sha256(part)
     if expected is not None and digest != expected:
         part.unlink()
         raise FetchError(
@@ -223,11 +213,3 @@ def _open_http(url: str, offset: int, timeout: float) -> tuple[BinaryIO, int, in
         total = None if match.group(3) == "*" else int(match.group(3))
         return response, offset, total
     return response, 0, (int(length) if length and length.isdigit() else None)
-
-
-def copy_local(source: Path, dest: Path) -> None:
-    """Copy a local file into place atomically (for ``--output`` of a cached file)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = part_path(dest)
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, dest)

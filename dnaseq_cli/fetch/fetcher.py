@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from dnaseq_cli.checksums import file_sha256
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.fetch import genomic_benchmarks as gb
 from dnaseq_cli.fetch.cache import url_cache_path
@@ -34,7 +35,7 @@ from dnaseq_cli.fetch.catalogue import (
     lookup,
     mirror_url,
 )
-from dnaseq_cli.fetch.download import ProgressFactory, download, part_path, sha256_file
+from dnaseq_cli.fetch.download import ProgressFactory, download, part_path
 from dnaseq_cli.fetch.genome import install_genome, is_installed
 from dnaseq_cli.io.fasta import FastaReference
 from dnaseq_cli.output import atomic_path
@@ -93,7 +94,7 @@ def fetch_url(url: str, options: FetchOptions) -> FetchResult:
     """Any URL, cached under ``url/<host>/<path>`` (or written to ``--output``)."""
     dest = options.output or url_cache_path(options.cache_dir, url)
     if dest.is_file() and not options.force:
-        if options.sha256 is None or sha256_file(dest) == options.sha256.lower():
+        if options.sha256 is None or file_sha256(dest) == options.sha256.lower():
             return FetchResult(url, "url", dest, downloaded=False)
     if options.force:
         part_path(dest).unlink(missing_ok=True)

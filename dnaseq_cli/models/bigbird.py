@@ -29,9 +29,6 @@ from dnaseq_cli.models.layers import feed_forward
 from dnaseq_cli.models.rc import StrandAveragedBackbone
 from dnaseq_cli.models.registry import register
 
-KMER_K = 3
-_N_SPECIALS = 5  # [PAD], [MASK], [UNK], [CLS], [SEP]
-_CLS_ID, _SEP_ID = 3, 4
 Pattern = tuple[Tensor, Tensor, Tensor]  # keys [B, n, K], slot_valid [B, n, K], global [B, 2g]
 Rope = tuple[Tensor, Tensor]
 

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from dnaseq_cli.encode.motifs import motif_set
-from dnaseq_cli.encode.vocab import PAD_ID
+from dnaseq_cli.encode.vocab import PAD_ID, reverse_complement_values
 from dnaseq_cli.models.hybrid import char_kmer_levels
 from dnaseq_cli.models.motif_scan import MotifScanner
 from dnaseq_cli.models.registry import register
@@ -36,12 +36,7 @@ from dnaseq_cli.models.registry import register
 
 def reverse_complement_index(k: int) -> Tensor:
     """``index[v]``: the base-4 value of the reverse complement of the k-mer with value ``v``."""
-    value = torch.arange(4**k)
-    rc = torch.zeros_like(value)
-    for j in range(k):  # digit j from the right becomes digit j from the left, complemented
-        digit = (value // 4**j) % 4
-        rc = rc * 4 + (3 - digit)
-    return rc
+    return torch.as_tensor(reverse_complement_values(k))
 
 
 def kmer_frequencies(levels: Tensor, rc_index: Tensor) -> Tensor:

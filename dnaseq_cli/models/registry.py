@@ -15,7 +15,6 @@ the field, so the CLI reports it on one line instead of a traceback or silently 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 import inspect
 import json
@@ -31,6 +30,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from dnaseq_cli.checksums import file_sha256
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.output import normal_mode
 
@@ -154,15 +154,6 @@ def load_state_dict_tied(model: nn.Module, state: dict[str, torch.Tensor]) -> No
     real_missing = [k for k in missing if full[k].untyped_storage().data_ptr() not in loaded]
     if real_missing:
         raise KeyError(f"missing weights: {real_missing[:5]}")
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks (weights can be large)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_checkpoint(

@@ -11,7 +11,7 @@ import torch
 from dnaseq_runner import run_in_process as run_cli
 from safetensors.torch import load_file
 
-from dnaseq_cli.data.dataset import file_sha256
+from dnaseq_cli.checksums import file_sha256
 from dnaseq_cli.encode.vocab import A_ID, CLS_ID, MASK_ID, N_ID, PAD_ID, T_ID
 from dnaseq_cli.engine.init_weights import load_pretrained
 from dnaseq_cli.engine.mlm import IGNORE, mask_tokens, masked_nll

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from dnaseq_cli.checksums import file_sha256
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.models import factory, registry
 from dnaseq_cli.models.heads import MaskedLM
@@ -20,7 +21,6 @@ from dnaseq_cli.models.registry import (
     WEIGHTS_HASH_KEY,
     WEIGHTS_NAME,
     check_spec,
-    file_sha256,
     load_checkpoint,
 )
 
