@@ -109,3 +109,20 @@ def test_every_package_has_a_layer():
     packages = {package(m) for m in imports()} | {p.name for p in PACKAGE.iterdir() if p.is_dir()
                                                    and (p / "__init__.py").exists()}  # fmt: skip
     assert packages - GROUND - {"cli"} <= set(ALLOWED), packages - GROUND - {"cli"} - set(ALLOWED)
+
+
+BACKBONES = {"bigbird", "cnn", "gnn", "hybrid", "kmer", "caduceus"}
+
+
+def _backbone(module: str) -> str | None:
+    parts = module.split(".")
+    if len(parts) >= 3 and parts[1] == "models" and parts[2] in BACKBONES:
+        return parts[2]
+    return None
+
+
+def test_no_backbone_imports_another_backbone():
+    """Shared blocks live in models/layers.py: adding a backbone is one module, not a web."""
+    crossing = [f"{m} -> {t}" for m, ts in imports().items() for t in ts
+                if _backbone(m) and _backbone(t) and _backbone(m) != _backbone(t)]  # fmt: skip
+    assert not crossing, crossing

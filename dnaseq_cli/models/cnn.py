@@ -15,27 +15,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dnaseq_cli.encode.vocab import PAD_ID as CHAR_PAD_ID
+from dnaseq_cli.models.layers import CHAR_EMBED_ROWS, masked_max_pool, pool_mask
 from dnaseq_cli.models.rc import StrandAveragedBackbone
 from dnaseq_cli.models.registry import register
-
-CHAR_EMBED_ROWS = 16  # char vocab (12) padded to 16 rows, as elsewhere in the project
-
-
-def pool_mask(mask: Tensor, factor: int) -> Tensor:
-    """Validity of ``ceil_mode`` pooled windows: a window is valid if any position in it is."""
-    if factor == 1:
-        return mask
-    return F.max_pool1d(mask[:, None].float(), factor, factor, ceil_mode=True)[:, 0].bool()
-
-
-def masked_max_pool(x: Tensor, mask: Tensor, factor: int) -> tuple[Tensor, Tensor]:
-    """Max pool ``x [B, C, L]`` by ``factor`` ignoring invalid positions; pooled invalid -> 0."""
-    if factor == 1:
-        return x, mask
-    x = x.masked_fill(~mask[:, None], float("-inf"))
-    pooled = F.max_pool1d(x, factor, factor, ceil_mode=True)
-    new_mask = pool_mask(mask, factor)
-    return pooled.masked_fill(~new_mask[:, None], 0.0), new_mask
 
 
 @register("cnn")

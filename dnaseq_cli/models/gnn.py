@@ -38,8 +38,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATv2Conv, GINEConv
 
 from dnaseq_cli.encode.vocab import KMER_OFFSET, KMER_PAD_ID
-from dnaseq_cli.models.hybrid import SelfAttention, sinusoidal
-from dnaseq_cli.models.layers import feed_forward
+from dnaseq_cli.models.layers import SelfAttention, feed_forward, sinusoidal
 from dnaseq_cli.models.rc import StrandAveragedBackbone
 from dnaseq_cli.models.registry import register
 

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from dnaseq_cli.encode.motifs import motif_set
 from dnaseq_cli.encode.vocab import PAD_ID, reverse_complement_values
-from dnaseq_cli.models.hybrid import char_kmer_levels
+from dnaseq_cli.models.layers import char_kmer_levels
 from dnaseq_cli.models.motif_scan import MotifScanner
 from dnaseq_cli.models.registry import register
 

@@ -1,8 +1,19 @@
-"""Small building blocks shared by the attention backbones."""
+"""Building blocks the backbones share, one home each: character k-mer ids, masked pooling,
+positions, self-attention (global or block-local), the pre-LN transformer block and channel norm.
+
+A backbone module composes these and holds only what is its own (as gReLU's shared layers), so no
+backbone imports another.
+"""
 
 from __future__ import annotations
 
-from torch import nn
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dnaseq_cli.encode.vocab import A_ID  # A, C, G, T = A_ID + 0..3
 
 
 def feed_forward(d_model: int, mult: int, dropout: float) -> nn.Sequential:
@@ -13,3 +24,164 @@ def feed_forward(d_model: int, mult: int, dropout: float) -> nn.Sequential:
         nn.Dropout(dropout),
         nn.Linear(mult * d_model, d_model),
     )
+
+
+CHAR_EMBED_ROWS = 16  # char vocab (12) padded to 16 rows, as elsewhere in the project
+
+
+def pool_mask(mask: Tensor, factor: int) -> Tensor:
+    """Validity of ``ceil_mode`` pooled windows: a window is valid if any position in it is."""
+    if factor == 1:
+        return mask
+    return F.max_pool1d(mask[:, None].float(), factor, factor, ceil_mode=True)[:, 0].bool()
+
+
+def masked_max_pool(x: Tensor, mask: Tensor, factor: int) -> tuple[Tensor, Tensor]:
+    """Max pool ``x [B, C, L]`` by ``factor`` ignoring invalid positions; pooled invalid -> 0."""
+    if factor == 1:
+        return x, mask
+    x = x.masked_fill(~mask[:, None], float("-inf"))
+    pooled = F.max_pool1d(x, factor, factor, ceil_mode=True)
+    new_mask = pool_mask(mask, factor)
+    return pooled.masked_fill(~new_mask[:, None], 0.0), new_mask
+
+
+def char_kmer_ids(input_ids: Tensor, mask: Tensor, k: int) -> Tensor:
+    """Centred k-mer ids ``[B, L]`` from char ids: ``1 + base-4 index``, or 0 when the window holds
+    anything but A/C/G/T inside the valid part."""
+    code = input_ids.long() - A_ID
+    ok = mask & (code >= 0) & (code <= 3)
+    code = torch.where(ok, code, torch.zeros_like(code))
+    left = (k - 1) // 2
+    right = k - 1 - left
+    code = F.pad(code, (left, right))
+    ok = F.pad(ok, (left, right), value=False)
+    length = input_ids.shape[1]
+    value = torch.zeros_like(input_ids, dtype=torch.long)
+    good = torch.ones_like(mask)
+    for o in range(k):  # k small passes over the whole tensor
+        value = value * 4 + code[:, o : o + length]
+        good = good & ok[:, o : o + length]
+    return torch.where(good, value + 1, torch.zeros_like(value))
+
+
+def char_kmer_levels(input_ids: Tensor, mask: Tensor, ks: list[int]) -> dict[int, Tensor]:
+    """:func:`char_kmer_ids` for several ``k`` at once: the (k+1)-mer value extends the k-mer one,
+    so ``max(ks)`` passes replace ``sum(ks)`` (the embedding's main cost on short windows)."""
+    top = max(ks)
+    code = input_ids.long() - A_ID
+    ok = mask & (code >= 0) & (code <= 3)
+    code = torch.where(ok, code, torch.zeros_like(code))
+    code, ok = F.pad(code, (top, top)), F.pad(ok, (top, top), value=False)
+    length = input_ids.shape[1]
+    value, good = code, ok  # left-aligned k-mers starting at each padded position
+    out: dict[int, Tensor] = {}
+    for k in range(1, top + 1):
+        if k > 1:
+            value = value[:, :-1] * 4 + code[:, k - 1 :]
+            good = good[:, :-1] & ok[:, k - 1 :]
+        if k in ks:
+            start = top - (k - 1) // 2  # the centred k-mer at p starts at p - (k-1)//2
+            v, g = value[:, start : start + length], good[:, start : start + length]
+            out[k] = torch.where(g, v + 1, torch.zeros_like(v))
+    return out
+
+
+def sinusoidal(positions: Tensor, dim: int) -> Tensor:
+    """Transformer sine/cosine position encodings ``[..., dim]`` for integer positions."""
+    half = dim // 2
+    freq = torch.exp(
+        -math.log(10000.0) * torch.arange(half, device=positions.device, dtype=torch.float32) / half
+    )
+    angle = positions.float().unsqueeze(-1) * freq
+    enc = torch.cat([angle.sin(), angle.cos()], dim=-1)
+    return F.pad(enc, (0, dim - 2 * half))
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with a key padding mask (SDPA, so flash/memory-efficient kernels).
+
+    ``window=w`` restricts each query to keys in its own block of ``w`` positions and the two
+    neighbouring blocks (blocks aligned at position 0, so trailing padding changes nothing): memory
+    ``O(N * 3w)`` instead of ``O(N^2)``.
+    """
+
+    def __init__(
+        self, d_model: int, n_heads: int, dropout: float = 0.0, window: int | None = None
+    ) -> None:
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model {d_model} must be divisible by n_heads {n_heads}")
+        self.n_heads = n_heads
+        self.window = window
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.dropout = dropout
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        p = self.dropout if self.training else 0.0
+        if self.window is None or n <= self.window:
+            keys = mask[:, None, None, :]
+            # an all-padding row would softmax over nothing (NaN): let it see everything instead
+            keys = keys | ~mask.any(1)[:, None, None, None]
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=keys, dropout_p=p)
+        else:
+            y = _block_local_attention(q, k, v, mask, self.window, p)
+        return self.out(y.transpose(1, 2).reshape(b, n, d))
+
+
+def _block_local_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor, w: int, dropout: float
+) -> Tensor:
+    """Attention of each block of ``w`` queries to its own and both neighbouring key blocks."""
+    b, h, n, dh = q.shape
+    nb = -(-n // w)
+    extra = nb * w - n
+
+    def neighbours(t: Tensor) -> Tensor:  # [..., N, X] -> [..., nb, 3w, X]
+        t = F.pad(t, (0, 0, w, w + extra)).unflatten(-2, (nb + 2, w))
+        return torch.cat([t[..., :-2, :, :], t[..., 1:-1, :, :], t[..., 2:, :, :]], dim=-2)
+
+    def blocks(t: Tensor) -> Tensor:  # [B, H, nb, X, dh] -> [B * nb, H, X, dh] (fused SDPA is 4-D)
+        return t.transpose(1, 2).flatten(0, 1)
+
+    qb = blocks(F.pad(q, (0, 0, 0, extra)).unflatten(-2, (nb, w)))
+    keys = neighbours(mask[:, None, :, None].float())[..., 0].bool()  # [B, 1, nb, 3w]
+    keys = keys | ~keys.any(-1, keepdim=True)  # blocks of pure padding: avoid NaN
+    keys = keys.transpose(1, 2).flatten(0, 1)[:, :, None, :]  # [B * nb, 1, 1, 3w]
+    y = F.scaled_dot_product_attention(
+        qb, blocks(neighbours(k)), blocks(neighbours(v)), attn_mask=keys, dropout_p=dropout
+    )  # [B * nb, H, w, dh]
+    return y.unflatten(0, (b, nb)).transpose(1, 2).flatten(2, 3)[:, :, :n]
+
+
+class TransformerBlock(nn.Module):
+    """Pre-LN transformer block: ``x + attn(LN(x))`` then ``x + FFN(LN(x))``."""
+
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        ff_mult: int = 4,
+        dropout: float = 0.0,
+        window: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d_model)
+        self.attn = SelfAttention(d_model, n_heads, dropout, window)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.ff = feed_forward(d_model, ff_mult, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        x = x + self.drop(self.attn(self.norm1(x), mask))
+        return x + self.drop(self.ff(self.norm2(x)))
+
+
+class ChannelNorm(nn.LayerNorm):
+    """LayerNorm over channels of a ``[B, C, L]`` tensor."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)

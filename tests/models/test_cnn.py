@@ -7,8 +7,9 @@ import torch
 
 from dnaseq_cli.encode.reverse_complement import reverse_complement
 from dnaseq_cli.encode.tokens import encode_batch_chars, encode_batch_kmers
-from dnaseq_cli.models.cnn import CNNBaseline, masked_max_pool
+from dnaseq_cli.models.cnn import CNNBaseline
 from dnaseq_cli.models.heads import SequenceClassifier
+from dnaseq_cli.models.layers import masked_max_pool
 from dnaseq_cli.models.rc import (
     complement_ids_for,
     reverse_complement_ids,

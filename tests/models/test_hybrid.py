@@ -8,12 +8,8 @@ import torch
 from dnaseq_cli.encode.reverse_complement import reverse_complement
 from dnaseq_cli.encode.tokens import encode_batch_chars
 from dnaseq_cli.models.heads import SequenceClassifier
-from dnaseq_cli.models.hybrid import (
-    HybridCNNTransformerBackbone,
-    SelfAttention,
-    char_kmer_ids,
-    char_kmer_levels,
-)
+from dnaseq_cli.models.hybrid import HybridCNNTransformerBackbone
+from dnaseq_cli.models.layers import SelfAttention, char_kmer_ids, char_kmer_levels
 
 SEQS = ["ACGTACGGTTCAGGATNNACGTTAGCAT", "GGCATTACAGCT", "TTTAACCGGA" * 5, ""]
 
