@@ -64,3 +64,18 @@ def run_in_process(*args, stdin: str | None = None) -> subprocess.CompletedProce
         sys.stdin, sys.stdout, sys.stderr = saved
     out, err = (buffers[name].getvalue().decode("utf-8") for name in ("stdout", "stderr"))
     return subprocess.CompletedProcess(argv, code, out, err)
+
+
+def torchrun(processes: int, *args) -> list[str]:
+    """The command line of ``torchrun --nproc-per-node processes -m dnaseq_cli ARGS`` on this
+    machine alone (a free local port for the rendezvous), for the multi-process tests."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(processes),
+        "--master-addr", "127.0.0.1", "--master-port", str(port), "-m", "dnaseq_cli",
+        *map(str, args),
+    ]  # fmt: skip

@@ -24,28 +24,18 @@ from torch.utils.data import Sampler
 from dnaseq_cli import shards
 
 #: ``DNASEQ_DEBUG_SHARDS=1`` prints each rank's training rows per epoch on stderr (tests, debugging).
-DEBUG_ENV = "DNASEQ_DEBUG_SHARDS"
+DEBUG_ENV = shards.DEBUG_ENV
 
 
 @dataclass(frozen=True)
-class Dist:
-    """This process's place in the job; ``world_size == 1`` means plain single-process training."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
+class Dist(shards.Shards):
+    """This process's place in a training job (:class:`~dnaseq_cli.shards.Shards`, the same
+    torchrun environment as inference) with the collectives training needs; ``world_size == 1``
+    means plain single-process training."""
 
     @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self) -> None:
-        if self.enabled:
-            dist.barrier()
+    def world_size(self) -> int:
+        return self.world
 
     def broadcast(self, value: Any) -> Any:
         """Rank 0's ``value`` on every rank (decisions such as early stopping must agree)."""
@@ -70,18 +60,18 @@ SINGLE = Dist()
 def from_env(environ: dict[str, str] | None = None) -> Dist:
     """Rank and world size as torchrun (or any ``env://`` launcher) sets them."""
     place = shards.from_env(environ)
-    return Dist(rank=place.rank, world_size=place.world, local_rank=place.local_rank)
+    return Dist(rank=place.rank, world=place.world, local_rank=place.local_rank)
 
 
 def setup(device: str) -> tuple[Dist, str]:
     """Join the process group when launched by torchrun; returns the context and the device name
     this rank trains on (``cuda:LOCAL_RANK`` for CUDA, so each process owns one GPU)."""
     place, device = shards.join(device)
-    return Dist(rank=place.rank, world_size=place.world, local_rank=place.local_rank), device
+    return Dist(rank=place.rank, world=place.world, local_rank=place.local_rank), device
 
 
 def teardown(ctx: Dist) -> None:
-    shards.leave(shards.Shards(ctx.rank, ctx.world_size, ctx.local_rank))
+    shards.leave(ctx)
 
 
 def wrap(

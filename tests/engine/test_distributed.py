@@ -3,15 +3,14 @@
 import json
 import os
 import re
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from dnaseq_runner import torchrun
 from torch.utils.data import RandomSampler, WeightedRandomSampler
 
 from dnaseq_cli.data.dataset import load_dataset
@@ -90,12 +89,6 @@ def test_torchrun_environment_is_read_and_checked():
         from_env({"RANK": "x", "WORLD_SIZE": "2"})
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def tiny_table(tmp_path_factory):
     """60 Cohn sequences (30 per class) cut to 100 bp."""
@@ -109,13 +102,11 @@ def tiny_table(tmp_path_factory):
 
 def test_two_processes_train_one_run_folder(tiny_table, tmp_path):
     run = tmp_path / "run"
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-        "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-        "-m", "dnaseq_cli", "train", str(tiny_table), "-o", str(run), "--backbone", "cnn",
+    command = torchrun(
+        2, "train", str(tiny_table), "-o", str(run), "--backbone", "cnn",
         "--size", "tiny", "--epochs", "2", "--batch-size", "8", "--grad-accum", "2",
         "--patience", "0", "--device", "cpu", "--quiet",
-    ]  # fmt: skip
+    )  # fmt: skip
     env = {**os.environ, DEBUG_ENV: "1", "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

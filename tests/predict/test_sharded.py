@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from dnaseq_runner import torchrun
 
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.shards import DEBUG_ENV, Shards, from_env
@@ -40,23 +40,12 @@ def test_torchrun_environment_is_checked():
         from_env({"RANK": "2", "WORLD_SIZE": "2"})
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _dnaseq(*args, processes: int = 1, cwd) -> subprocess.CompletedProcess:
-    launcher = [sys.executable, "-m", "dnaseq_cli"]
+    command = [sys.executable, "-m", "dnaseq_cli", *map(str, args)]
     if processes > 1:
-        launcher = [
-            sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(processes),
-            "--master-addr", "127.0.0.1", "--master-port", str(_free_port()), "-m", "dnaseq_cli",
-        ]  # fmt: skip
+        command = torchrun(processes, *args)
     env = {**os.environ, DEBUG_ENV: "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [*launcher, *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
-    )
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
 
 def _units_per_process(stderr: str) -> dict[int, int]:
