@@ -38,7 +38,12 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATv2Conv, GINEConv
 
 from dnaseq_cli.encode.vocab import KMER_OFFSET, KMER_PAD_ID
-from dnaseq_cli.models.layers import SelfAttention, feed_forward, sinusoidal
+from dnaseq_cli.models.layers import (
+    SelfAttention,
+    block_local_attention,
+    feed_forward,
+    sinusoidal,
+)
 from dnaseq_cli.models.rc import StrandAveragedBackbone
 from dnaseq_cli.models.registry import register
 
@@ -92,40 +97,6 @@ def kmer_graph(
     return torch.stack([torch.cat(srcs), torch.cat(dsts)]), torch.cat(types)
 
 
-def windowed_attention(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor, w: int, extra_k: Tensor, extra_v: Tensor,
-    dropout: float = 0.0,
-) -> Tensor:  # fmt: skip
-    """Block-local attention plus ``G`` extra keys that every query sees (the summary tokens).
-
-    ``q, k, v [B, H, N, dh]``, ``mask [B, N]``, ``extra_k/v [B, H, G, dh]``. Query block ``b``
-    (positions ``b*w .. b*w+w-1``) sees key blocks ``b-1, b, b+1`` where ``mask`` holds, plus all
-    extra keys; scores take ``B * H * N * (3w + G)`` memory instead of ``B * H * N^2``.
-    """
-    b, h, n, dh = q.shape
-    nb = -(-n // w)
-    pad = nb * w - n
-
-    def neighbours(t: Tensor) -> Tensor:  # [..., N, X] -> [..., nb, 3w, X]
-        t = F.pad(t, (0, 0, w, w + pad)).unflatten(-2, (nb + 2, w))
-        return torch.cat([t[..., :-2, :, :], t[..., 1:-1, :, :], t[..., 2:, :, :]], dim=-2)
-
-    def with_extra(t: Tensor, extra: Tensor) -> Tensor:  # [B, H, nb, 3w, dh] -> [B*nb, H, 3w+G, dh]
-        t = torch.cat([t, extra[:, :, None].expand(-1, -1, nb, -1, -1)], dim=-2)
-        return t.transpose(1, 2).flatten(0, 1)
-
-    qb = F.pad(q, (0, 0, 0, pad)).unflatten(-2, (nb, w)).transpose(1, 2).flatten(0, 1)
-    keys = neighbours(mask[:, None, :, None].float())[..., 0].bool()  # [B, 1, nb, 3w]
-    keys = torch.cat([keys, keys.new_ones(b, 1, nb, extra_k.shape[-2])], dim=-1)
-    keys = keys | ~keys.any(-1, keepdim=True)  # no summaries and pure padding: avoid NaN
-    keys = keys.transpose(1, 2).flatten(0, 1)[:, :, None, :]  # [B*nb, 1, 1, 3w+G]
-    y = F.scaled_dot_product_attention(
-        qb, with_extra(neighbours(k), extra_k), with_extra(neighbours(v), extra_v),
-        attn_mask=keys, dropout_p=dropout,
-    )  # fmt: skip
-    return y.unflatten(0, (b, nb)).transpose(1, 2).flatten(2, 3)[:, :, :n]
-
-
 class GraphAttention(SelfAttention):
     """:class:`SelfAttention` over the nodes of each graph, optionally with summary tokens.
 
@@ -150,9 +121,9 @@ class GraphAttention(SelfAttention):
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=keys, dropout_p=p)
         else:
             ys = F.scaled_dot_product_attention(q[:, :, :g], k, v, attn_mask=keys, dropout_p=p)
-            yx = windowed_attention(
-                q[:, :, g:], k[:, :, g:], v[:, :, g:], mask, self.window,
-                k[:, :, :g], v[:, :, :g], p,
+            yx = block_local_attention(
+                q[:, :, g:], k[:, :, g:], v[:, :, g:], mask, self.window, p,
+                extra_k=k[:, :, :g], extra_v=v[:, :, :g],
             )  # fmt: skip
             y = torch.cat([ys, yx], dim=2)
         out = self.out(y.transpose(1, 2).reshape(b, g + n, d))
@@ -325,4 +296,4 @@ class GNNAttentionBackbone(StrandAveragedBackbone, nn.Module):
         return out, full_mask
 
 
-__all__ = ["GNNAttentionBackbone", "GPSLayer", "GraphAttention", "kmer_graph", "windowed_attention"]
+__all__ = ["GNNAttentionBackbone", "GPSLayer", "GraphAttention", "kmer_graph"]

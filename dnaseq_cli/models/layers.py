@@ -128,32 +128,45 @@ class SelfAttention(nn.Module):
             keys = keys | ~mask.any(1)[:, None, None, None]
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=keys, dropout_p=p)
         else:
-            y = _block_local_attention(q, k, v, mask, self.window, p)
+            y = block_local_attention(q, k, v, mask, self.window, p)
         return self.out(y.transpose(1, 2).reshape(b, n, d))
 
 
-def _block_local_attention(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor, w: int, dropout: float
-) -> Tensor:
-    """Attention of each block of ``w`` queries to its own and both neighbouring key blocks."""
+def block_local_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor, w: int, dropout: float = 0.0,
+    extra_k: Tensor | None = None, extra_v: Tensor | None = None,
+) -> Tensor:  # fmt: skip
+    """Block-local attention, optionally plus ``G`` extra keys that every query sees.
+
+    ``q, k, v [B, H, N, dh]``, ``mask [B, N]``, ``extra_k/v [B, H, G, dh]`` (the GNN's summary
+    tokens). Query block ``b`` (positions ``b*w .. b*w+w-1``) sees key blocks ``b-1, b, b+1`` where
+    ``mask`` holds, plus all extra keys; scores take ``B * H * N * (3w + G)`` memory instead of
+    ``B * H * N^2``.
+    """
     b, h, n, dh = q.shape
     nb = -(-n // w)
-    extra = nb * w - n
+    pad = nb * w - n
+    n_extra = 0 if extra_k is None else extra_k.shape[-2]
 
     def neighbours(t: Tensor) -> Tensor:  # [..., N, X] -> [..., nb, 3w, X]
-        t = F.pad(t, (0, 0, w, w + extra)).unflatten(-2, (nb + 2, w))
+        t = F.pad(t, (0, 0, w, w + pad)).unflatten(-2, (nb + 2, w))
         return torch.cat([t[..., :-2, :, :], t[..., 1:-1, :, :], t[..., 2:, :, :]], dim=-2)
 
-    def blocks(t: Tensor) -> Tensor:  # [B, H, nb, X, dh] -> [B * nb, H, X, dh] (fused SDPA is 4-D)
-        return t.transpose(1, 2).flatten(0, 1)
+    def blocks(t: Tensor, extra: Tensor | None) -> Tensor:  # -> [B*nb, H, 3w(+G), dh]
+        if extra is not None:
+            t = torch.cat([t, extra[:, :, None].expand(-1, -1, nb, -1, -1)], dim=-2)
+        return t.transpose(1, 2).flatten(0, 1)  # fused SDPA is 4-D
 
-    qb = blocks(F.pad(q, (0, 0, 0, extra)).unflatten(-2, (nb, w)))
+    qb = F.pad(q, (0, 0, 0, pad)).unflatten(-2, (nb, w)).transpose(1, 2).flatten(0, 1)
     keys = neighbours(mask[:, None, :, None].float())[..., 0].bool()  # [B, 1, nb, 3w]
-    keys = keys | ~keys.any(-1, keepdim=True)  # blocks of pure padding: avoid NaN
-    keys = keys.transpose(1, 2).flatten(0, 1)[:, :, None, :]  # [B * nb, 1, 1, 3w]
+    if n_extra:
+        keys = torch.cat([keys, keys.new_ones(b, 1, nb, n_extra)], dim=-1)
+    keys = keys | ~keys.any(-1, keepdim=True)  # no extra keys and pure padding: avoid NaN
+    keys = keys.transpose(1, 2).flatten(0, 1)[:, :, None, :]  # [B*nb, 1, 1, 3w(+G)]
     y = F.scaled_dot_product_attention(
-        qb, blocks(neighbours(k)), blocks(neighbours(v)), attn_mask=keys, dropout_p=dropout
-    )  # [B * nb, H, w, dh]
+        qb, blocks(neighbours(k), extra_k), blocks(neighbours(v), extra_v), attn_mask=keys,
+        dropout_p=dropout,
+    )  # fmt: skip
     return y.unflatten(0, (b, nb)).transpose(1, 2).flatten(2, 3)[:, :, :n]
 
 
