@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,6 @@ from dnaseq_cli.records import SequenceRecord
 
 logger = logging.getLogger(__name__)
 
-_KMER_ENCODING = re.compile(r"^kmer([1-6])$")
 ENCODING_CHOICES = ("char", "kmer1", "kmer2", "kmer3", "kmer4", "kmer5", "kmer6")
 
 
@@ -81,12 +79,14 @@ def _encoder(
             return ids
 
         return encode_char, 1, 1
-    match = _KMER_ENCODING.match(encoding)
-    if not match:
+    from dnaseq_cli.encode import ENCODINGS
+
+    known = ENCODINGS.get(encoding)
+    if known is None or known.kind != "kmer":
         raise InputError(
             f"unknown --encoding {encoding!r}; choose from {', '.join(ENCODING_CHOICES)}"
         )
-    k = int(match.group(1))
+    k = known.k
     if kmer_stride not in (1, k):
         raise InputError(f"--kmer-stride must be 1 (overlapping) or {k} (non-overlapping)")
     pad = KmerVocab(k).pad_id

@@ -65,6 +65,34 @@ class Encoding:
         """uint8 for char and k <= 3 k-mer tokens, uint16 beyond."""
         return np.dtype(np.uint8) if self.k <= 3 else np.dtype(np.uint16)
 
+    @property
+    def _vocab(self) -> KmerVocab | None:
+        """The k-mer vocabulary of the stored tokens (None: character ids)."""
+        return None if self.tokens == "char" else KmerVocab(self.k)
+
+    @property
+    def pad_id(self) -> int:
+        return PAD_ID if self._vocab is None else self._vocab.pad_id
+
+    @property
+    def unk_id(self) -> int:
+        return UNK_ID if self._vocab is None else self._vocab.unk_id
+
+    @property
+    def cls_id(self) -> int:
+        return CLS_ID if self._vocab is None else self._vocab.cls_id
+
+    @property
+    def sep_id(self) -> int:
+        return SEP_ID if self._vocab is None else self._vocab.sep_id
+
+    def complement_ids(self) -> np.ndarray:
+        """``table[id]``: the id of the same token on the other strand (char: complement base;
+        k-mers: reverse-complement k-mer); special ids map to themselves."""
+        if self._vocab is None:
+            return np.asarray(CHAR_COMPLEMENT_IDS, dtype=np.int64)
+        return np.asarray(self._vocab.complement_ids, dtype=np.int64)
+
 
 ENCODINGS: dict[str, Encoding] = {
     "char": Encoding(

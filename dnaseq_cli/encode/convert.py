@@ -6,27 +6,20 @@ computed here from the character ids, so one dataset folder serves every backbon
 
 from __future__ import annotations
 
-import re
-
 import torch
 from torch import Tensor
 
-from dnaseq_cli.encode.vocab import KMER_OFFSET, PAD_ID
+from dnaseq_cli.encode import get_encoding
+from dnaseq_cli.encode.vocab import A_ID, KMER_OFFSET, KMER_PAD_ID, KMER_UNK_ID, PAD_ID, T_ID
 from dnaseq_cli.errors import InputError
 
-KMER_PAD_ID, KMER_UNK_ID = 0, 2
 _CHAR_BASE_CODE = torch.full((256,), -1, dtype=torch.long)
-_CHAR_BASE_CODE[7:11] = torch.arange(4)  # A C G T character ids -> 0..3
-_KMER = re.compile(r"^kmer([1-6])$")
+_CHAR_BASE_CODE[A_ID : T_ID + 1] = torch.arange(4)  # A C G T character ids -> 0..3
 
 
 def pad_id_for(encoding: str) -> int:
     """The padding token of an encoding."""
-    if encoding == "char":
-        return PAD_ID
-    if _KMER.match(encoding):
-        return KMER_PAD_ID
-    raise InputError(f"unknown encoding {encoding!r}")
+    return get_encoding(encoding).pad_id
 
 
 def char_to_kmer_ids(char_ids: Tensor, k: int) -> Tensor:
@@ -47,9 +40,9 @@ def convert_tokens(tokens: Tensor, stored: str, wanted: str) -> Tensor:
     """Tokens stored as ``stored`` re-expressed as ``wanted`` (identity when equal)."""
     if stored == wanted:
         return tokens.long()
-    match = _KMER.match(wanted)
-    if stored == "char" and match:
-        return char_to_kmer_ids(tokens, int(match.group(1)))
+    target = get_encoding(wanted)
+    if stored == "char" and target.kind == "kmer":
+        return char_to_kmer_ids(tokens, target.k)
     raise InputError(
         f"the dataset holds {stored} tokens but the backbone reads {wanted}; "
         f"re-run dnaseq preprocess with --encoding char (works for every backbone)"

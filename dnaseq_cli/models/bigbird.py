@@ -25,10 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dnaseq_cli.encode.vocab import KmerVocab
 from dnaseq_cli.models.layers import feed_forward
 from dnaseq_cli.models.rc import StrandAveragedBackbone
 from dnaseq_cli.models.registry import register
 
+KMER3_VOCAB_SIZE = KmerVocab(3).size  # 5 specials + 64 3-mers: the tokens it reads
 Pattern = tuple[Tensor, Tensor, Tensor]  # keys [B, n, K], slot_valid [B, n, K], global [B, 2g]
 Rope = tuple[Tensor, Tensor]
 
@@ -291,7 +293,7 @@ class BigBirdBackbone(StrandAveragedBackbone, nn.Module):
 
     def __init__(
         self,
-        vocab_size: int = 69,
+        vocab_size: int = KMER3_VOCAB_SIZE,
         d_model: int = 128,
         n_layers: int = 4,
         n_heads: int = 4,

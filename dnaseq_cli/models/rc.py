@@ -10,42 +10,32 @@ Token ids are right-padded: row ``b`` is valid on its first ``mask[b].sum()`` po
 
 from __future__ import annotations
 
-import re
-
-import numpy as np
 import torch
 from torch import Tensor
 
-from dnaseq_cli.encode.vocab import CHAR_COMPLEMENT_IDS, KmerVocab
-
-# (pad, cls, sep) ids of each encoding family
-CHAR_SPECIALS = (4, 0, 1)
-KMER_SPECIALS = (0, 3, 4)
+from dnaseq_cli.encode import ENCODINGS, Encoding
 
 
-def _kmer_k(encoding: str) -> int | None:
-    match = re.fullmatch(r"kmer(\d+)", encoding)
-    return int(match.group(1)) if match else None
+def _id_encoding(encoding: str) -> Encoding:
+    """The registry's entry for an encoding a backbone reads as ids ("char" or "kmerK")."""
+    enc = ENCODINGS.get(encoding)
+    if enc is None or enc.kind not in ("char", "kmer"):
+        raise ValueError(
+            f"unknown encoding {encoding!r}; expected 'char' or 'kmerK' (e.g. 'kmer3')"
+        )
+    return enc
 
 
 def special_ids_for(encoding: str) -> tuple[int, int, int]:
     """``(pad, cls, sep)`` ids of an encoding ("char" or "kmerK")."""
-    if encoding == "char":
-        return CHAR_SPECIALS
-    if _kmer_k(encoding) is not None:
-        return KMER_SPECIALS
-    raise ValueError(f"unknown encoding {encoding!r}; expected 'char' or 'kmerK' (e.g. 'kmer3')")
+    enc = _id_encoding(encoding)
+    return enc.pad_id, enc.cls_id, enc.sep_id
 
 
 def complement_ids_for(encoding: str) -> Tensor:
     """``table[id]``: the id on the other strand (char: complement base; kmerK: reverse-complement
     k-mer); specials map to themselves."""
-    if encoding == "char":
-        return torch.from_numpy(np.array(CHAR_COMPLEMENT_IDS, dtype=np.int64))
-    k = _kmer_k(encoding)
-    if k is None:
-        raise ValueError(f"unknown encoding {encoding!r}; expected 'char' or 'kmerK'")
-    return torch.from_numpy(np.array(KmerVocab(k).complement_ids, dtype=np.int64))
+    return torch.from_numpy(_id_encoding(encoding).complement_ids())
 
 
 def reverse_complement_ids(
