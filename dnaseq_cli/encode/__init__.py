@@ -90,8 +90,8 @@ class Encoding:
         """``table[id]``: the id of the same token on the other strand (char: complement base;
         k-mers: reverse-complement k-mer); special ids map to themselves."""
         if self._vocab is None:
-            return np.asarray(CHAR_COMPLEMENT_IDS, dtype=np.int64)
-        return np.asarray(self._vocab.complement_ids, dtype=np.int64)
+            return np.array(CHAR_COMPLEMENT_IDS, dtype=np.int64)
+        return np.array(self._vocab.complement_ids, dtype=np.int64)  # a writable copy
 
 
 ENCODINGS: dict[str, Encoding] = {
