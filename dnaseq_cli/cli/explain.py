@@ -57,7 +57,14 @@ def explain(
         32,
         "--ig-steps",
         callback=at_least_one,
-        help="Integrated gradients: Gauss-Legendre steps from the uniform 0.25 baseline.",
+        help="Integrated gradients: Gauss-Legendre points along each path.",
+    ),
+    ig_baselines: int = typer.Option(
+        8,
+        "--ig-baselines",
+        callback=at_least_one,
+        help="Integrated gradients: dinucleotide-shuffled copies of the window used as baselines "
+        "(attributions averaged; seeded, so reruns agree).",
     ),
     target: str | None = typer.Option(
         None, "--target", help="Class to explain (default: the positive / last class)."
@@ -134,6 +141,7 @@ def explain(
         stride=stride,
         target=target,
         ig_steps=ig_steps,
+        ig_baselines=ig_baselines,
         no_ism=no_ism,
         npz=npz,
         plot_dir=plot_dir,

@@ -50,6 +50,7 @@ class ExplainOptions:
     stride: int | None = None
     target: str | None = None
     ig_steps: int = 32
+    ig_baselines: int = 8
     no_ism: bool = False
     npz: str | None = None
     plot_dir: Path | None = None
@@ -254,7 +255,7 @@ def explain(
             for i, item in enumerate(group):
                 if explainer is not None:
                     item.attribution, _ = explainer.attribute(
-                        ids[i], options.method, options.ig_steps
+                        ids[i], options.method, options.ig_steps, options.ig_baselines
                     )
                 elif item.ism is not None:
                     item.attribution = item.ism.attribution
@@ -313,6 +314,7 @@ def _write_npz(target: str, explained: list[Explained], options: ExplainOptions)
         "attribution": np.stack([e.attribution for e in explained]),
         "method": np.array(options.method),
         "ig_steps": np.array(options.ig_steps),
+        "ig_baselines": np.array(options.ig_baselines),
     }
     with open_output(target, binary=True) as handle:
         np.savez_compressed(handle, **arrays)

@@ -42,16 +42,21 @@ def test_every_char_backbone_gets_attributions(backbone, tmp_path):
     assert abs(target - _log_odds(scorer, seq)) < 1e-4  # the target is the model's own log-odds
 
 
-def test_integrated_gradients_complete_to_the_uniform_baseline(cnn_model):
-    """Sum of IG = f(x) - f(baseline), the baseline being the uniform 0.25 one-hot: for a char
-    embedding, the mean of the four cyclic windows' embeddings."""
+def test_integrated_gradients_complete_to_the_mean_of_the_shuffled_baselines(cnn_model):
+    """Sum of IG = f(x) - mean over the baselines of f(baseline), the baselines being seeded
+    dinucleotide shuffles of the window (the same ones on every call)."""
     scorer, explainer = _explainer(cnn_model)
     ids = scorer.encode([_seq(WINDOW, 1)])[0]
-    values, target = explainer.attribute(ids, "integrated-gradients", steps=64)
-    baseline = tuple(explainer._baseline(ids))
+    values, target = explainer.attribute(ids, "integrated-gradients", steps=64, baselines=3)
+    again, _ = explainer.attribute(ids, "integrated-gradients", steps=64, baselines=3)
+    assert np.array_equal(values, again)
     with torch.no_grad():
-        base_value = float(explainer._forward(*baseline, ids[None])[0])
-    assert abs(values.sum() - (target - base_value)) < 2e-3 * max(1.0, abs(target - base_value))
+        base_values = [
+            float(explainer._forward(*baseline, ids[None])[0])
+            for baseline in explainer.baselines(ids, 3)
+        ]
+    gap = target - float(np.mean(base_values))
+    assert abs(values.sum() - gap) < 2e-3 * max(1.0, abs(gap))
 
 
 def test_input_x_gradient_is_the_one_hot_gradient_at_the_observed_base(cnn_model):
