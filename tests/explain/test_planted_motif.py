@@ -1,4 +1,10 @@
-"""A tiny CNN trained in the test on a planted-motif task is explained at its motif."""
+"""A tiny model trained in the test on a planted-motif task is explained at its motif.
+
+The model is the tiny Hybrid CNN Transformer (a few seconds of training, accuracy ~1.0). A tiny CNN
+learns the task too (0.94), but its BatchNorm and mean pooling give every background position
+weight: there IG put only 0.45 of |attribution| near the motif, so it would not show whether the
+explainer finds a motif the model really uses.
+"""
 
 import numpy as np
 import pytest
@@ -31,16 +37,16 @@ def trained(tmp_path_factory):
     seqs, labels, _ = _data(1024, rng)
     ids = torch.tensor([[CODES[c] for c in s] for s in seqs])
     y = torch.tensor(labels)
-    model = factory.build_classifier(factory.model_spec("cnn", "tiny"), 2)
+    model = factory.build_classifier(factory.model_spec("hybrid", "tiny"), 2)
     optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
-    for _ in range(6):
+    for _ in range(4):
         for batch in torch.randperm(len(ids)).split(64):
             loss = torch.nn.functional.cross_entropy(model(ids[batch]), y[batch])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-    folder = tmp_path_factory.mktemp("planted") / "cnn"
+    folder = tmp_path_factory.mktemp("planted") / "hybrid"
     data = {"task": "binary", "classes": ["0", "1"], "window_length": LENGTH,
             "stored_encoding": "char", "model_encoding": "char"}  # fmt: skip
     factory.save(model.eval(), folder, data=data)
@@ -79,13 +85,19 @@ def test_largest_ism_effects_sit_on_the_motif(trained):
     assert top_share >= 0.8
 
 
+@pytest.mark.parametrize("method", ["ism", "integrated-gradients"])
+def test_attribution_mass_sits_on_the_motif(trained, method):
+    """ISM's attribution and integrated gradients (shuffled baselines) put >= 80% of their
+    |attribution| within the motif +- 5 bp (measured 0.997 and 0.93)."""
+    share, _ = _explained(trained, method)
+    assert share >= 0.8
+
+
 @pytest.mark.xfail(
-    reason="open: on this few-second CNN (BatchNorm, mean pooling) every background position "
-    "carries weight: near the motif IG holds 40% of |attribution| (shuffled baselines; 20% with "
-    "the old uniform one), input x gradient 30%; the largest ISM effects are all there",
+    reason="open: input x gradient (one point on the path, no baseline) puts 0.64 of its "
+    "|attribution| near the motif on this model, saliency 0.53; IG, its path integral, 0.93",
     strict=False,
 )
-@pytest.mark.parametrize("method", ["integrated-gradients", "input-x-gradient"])
-def test_attribution_mass_sits_on_the_motif(trained, method):
-    share, _ = _explained(trained, method)
+def test_input_x_gradient_mass_sits_on_the_motif(trained):
+    share, _ = _explained(trained, "input-x-gradient")
     assert share >= 0.8
