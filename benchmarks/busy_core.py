@@ -63,8 +63,11 @@ def main() -> None:
     fasta = Path(tempfile.mkdtemp()) / "cohn_repeated.fa"
     write_input(fasta, args.records)
     run(fasta, {})  # warm the file cache and the imports
-    cases = [("idle", False, {}), ("busy core 0", True, {}),
-             ("busy core 0, OMP_WAIT_POLICY=PASSIVE", True, {"OMP_WAIT_POLICY": "PASSIVE"})]  # fmt: skip
+    cases = [
+        ("idle", False, {}),
+        ("busy core 0", True, {}),
+        ("busy core 0, OMP_WAIT_POLICY=PASSIVE", True, {"OMP_WAIT_POLICY": "PASSIVE"}),
+    ]
     rows = []
     for name, busy, env in cases:
         spinner = multiprocessing.Process(target=spin, daemon=True) if busy else None

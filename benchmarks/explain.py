@@ -5,13 +5,14 @@
 
 ISM: one 500-bp Cohn enhancer (data/examples/enhancers_cohn.fa), every position x 3 bases (1,500
 mutated windows + the window), scored through the same WindowScorer as ``predict`` with the bundled
-model by default. IG: ``--ig-steps 32 --ig-baselines 8`` (the CLI defaults: 256 points) attributions of the same window with a gradient-capable
-model (default: the bundled ensemble's hybrid member, the bundled ensemble itself holding a k-mer
-member that carries no gradient). Each figure is the best of ``--repeats`` runs; CPU seconds are
-printed too, since wall time on a shared machine also counts other processes. Targets on a 2-core
-CPU: ISM of one window in 1 s, IG (32 steps; now from 8 baselines) of one window in 1 s. The batch size is the CLI's
-default (256): on this CPU the bundled model's ISM takes 0.6-0.75 s at 64-256 windows per forward
-and 1.4 s at 512 or more (the hybrid member's activations stop fitting the caches).
+model by default. IG: attributions of the same window at the CLI defaults (``--ig-steps 32
+--ig-baselines 8``: 256 points) with a gradient-capable model (default: the bundled ensemble's
+hybrid member, the bundled ensemble itself holding a k-mer member that carries no gradient). Each
+figure is the best of ``--repeats`` runs; CPU seconds are printed too, since wall time on a shared
+machine also counts other processes. Targets on a 2-core CPU: ISM of one window in 1 s, IG of one
+window in 1 s. The batch size is the CLI's default (256): on this CPU the bundled model's ISM takes
+0.6-0.75 s at 64-256 windows per forward and 1.4 s at 512 or more (the hybrid member's activations
+stop fitting the caches).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ CPU, NCCL with a GPU per process); :func:`join` joins it, the CLI leaves it with
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -44,8 +45,7 @@ class Shards:
         return self.rank == 0
 
     def barrier(self) -> None:
-        """Wait for every process: called once all work is done, so that no process leaves the
-        group while another is still receiving from it (gloo aborts the sender otherwise)."""
+        """Wait for every process (see :func:`joined`)."""
         if self.enabled:
             import torch.distributed as dist
 
@@ -61,8 +61,8 @@ class Shards:
         dist.gather_object(value, box, dst=0)
         return box
 
-    def all_agree(self, value: Any) -> list[Any]:
-        """Every process's ``value`` on every process, in rank order (checks that must agree)."""
+    def all_gather(self, value: Any) -> list[Any]:
+        """Every process's ``value`` on every process, in rank order (counts to add up)."""
         if not self.enabled:
             return [value]
         import torch.distributed as dist
@@ -135,6 +135,20 @@ def join(device: str) -> tuple[Shards, str]:
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if cuda else "gloo")
     return shards, device
+
+
+@contextlib.contextmanager
+def joined(device: str) -> Iterator[tuple[Shards, str]]:
+    """:func:`join` for the body, then :func:`leave`. After a body that succeeded, every process
+    waits for the others first, so none leaves the group while another still receives from it
+    (gloo aborts the sender otherwise); after a failure this process leaves at once and torchrun
+    stops the others."""
+    shards, device = join(device)
+    try:
+        yield shards, device
+        shards.barrier()
+    finally:
+        leave(shards)
 
 
 def leave(shards: Shards) -> None:

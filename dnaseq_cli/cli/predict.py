@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, fraction
 from dnaseq_cli.cli.console import counting_spinner, say, stderr_console
 from dnaseq_cli.threads import use_threads
-
-if TYPE_CHECKING:
-    from dnaseq_cli.predict.sequences import PredictOptions
-    from dnaseq_cli.shards import Shards
 
 
 def predict(
@@ -102,7 +97,7 @@ def predict(
     """
     from dnaseq_cli.errors import InputError
     from dnaseq_cli.predict.sequences import PredictOptions
-    from dnaseq_cli.shards import from_env, join, leave
+    from dnaseq_cli.shards import from_env, joined
 
     use_threads(threads)
     genome_only = {"--contigs": contigs, "--regions": regions, "--bigwig": bigwig}
@@ -127,34 +122,21 @@ def predict(
         )
     if from_env().enabled and any(str(path) == "-" for path in inputs):
         raise InputError("under torchrun every process reads the inputs: give files, not stdin")
-    shards, device = join(device)
-    try:
-        _predict_records(
-            shards, model, device, batch_size, window, quiet or not shards.is_main,
-            PredictOptions(
-                inputs=inputs, output=output, reference=reference, input_format=input_format,
-                sequence_column=sequence_column, name_column=name_column, stride=stride,
-                per_window=per_window, aggregate=aggregate, max_n_fraction=max_n_fraction,
-                harmonise_chroms=harmonise_chroms,
-            ),
-        )  # fmt: skip
-        shards.barrier()  # only after success: a failed process leaves at once, and torchrun
-        # stops the others
-    finally:
-        leave(shards)
-
-
-def _predict_records(
-    shards: Shards, model: str | None, device: str, batch_size: int, window: int | None,
-    quiet: bool, options: PredictOptions,
-) -> None:  # fmt: skip
     from dnaseq_cli.predict.model import WindowScorer
     from dnaseq_cli.predict.sequences import predict as run_predict
 
-    scorer = WindowScorer(model, device=device, batch_size=batch_size, window=window)
+    options = PredictOptions(
+        inputs=inputs, output=output, reference=reference, input_format=input_format,
+        sequence_column=sequence_column, name_column=name_column, stride=stride,
+        per_window=per_window, aggregate=aggregate, max_n_fraction=max_n_fraction,
+        harmonise_chroms=harmonise_chroms,
+    )  # fmt: skip
     console = stderr_console()
-    with counting_spinner(console, "windows", quiet) as advance:
-        summary = run_predict(scorer, options, progress=advance, shards=shards)
+    with joined(device) as (shards, device):
+        quiet = quiet or not shards.is_main  # one voice: process 0's
+        scorer = WindowScorer(model, device=device, batch_size=batch_size, window=window)
+        with counting_spinner(console, "windows", quiet) as advance:
+            summary = run_predict(scorer, options, progress=advance, shards=shards)
     if not quiet:
         flagged = ", ".join(f"{n} {flag}" for flag, n in sorted(summary.flagged.items()))
         say(

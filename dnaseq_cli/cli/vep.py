@@ -120,29 +120,29 @@ def vep(
     from dnaseq_cli.errors import InputError
     from dnaseq_cli.io.vcf import FORMATS
     from dnaseq_cli.predict.model import WindowScorer
-    from dnaseq_cli.shards import from_env, join, leave
+    from dnaseq_cli.shards import from_env, joined
     from dnaseq_cli.threads import use_threads
+    from dnaseq_cli.vep.output import run_vep
+    from dnaseq_cli.vep.scoring import VariantEffectScorer
 
     use_threads(threads)
     if input_format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {input_format!r}")
     if from_env().enabled and vcf == "-":
         raise InputError("under torchrun every process reads the VCF: give a file, not stdin")
-    shards, device = join(device)
-    try:
-        quiet = quiet or not shards.is_main
+    with joined(device) as (shards, device):
+        quiet = quiet or not shards.is_main  # one voice: process 0's
         scorer = WindowScorer(model, device=device, batch_size=batch_size, window=window)
-        summary = _score(
-            shards, scorer, reference, vcf, output, output_vcf, skipped, input_format, quiet,
-            dict(
-                strict=strict, harmonise_chroms=harmonise_chroms, max_n_fraction=max_n_fraction,
-                regions=regions, snvs_only=snvs_only, max_indel_length=max_indel_length,
-            ),
+        effect = VariantEffectScorer(
+            scorer, reference, strict=strict, harmonise_chroms=harmonise_chroms,
+            max_n_fraction=max_n_fraction, regions=regions, snvs_only=snvs_only,
+            max_indel_length=max_indel_length,
         )  # fmt: skip
-        shards.barrier()  # only after success: a failed process leaves at once, and torchrun
-        # stops the others
-    finally:
-        leave(shards)
+        with counting_spinner(stderr_console(), "variants", quiet) as advance:
+            summary = run_vep(
+                effect, vcf, output, output_vcf, skipped=skipped, fmt=input_format,
+                progress=advance, shards=shards,
+            )  # fmt: skip
     if quiet:
         return
     statuses = ", ".join(f"{n:,} {status}" for status, n in sorted(summary.statuses.items()))
@@ -158,19 +158,3 @@ def vep(
         + (f"; filtered out {filtered}" if filtered else "")
         + (f"; harmonised chromosome names {renamed}" if renamed else ""),
     )
-
-
-def _score(
-    shards, scorer, reference: Path, vcf: str, output: str, output_vcf: Path | None,
-    skipped: str | None, input_format: str, quiet: bool, options: dict,
-):  # fmt: skip
-    """Score the VCF (this process's share under torchrun) and write the outputs."""
-    from dnaseq_cli.vep.output import run_vep
-    from dnaseq_cli.vep.scoring import VariantEffectScorer
-
-    effect = VariantEffectScorer(scorer, reference, **options)
-    with counting_spinner(stderr_console(), "variants", quiet) as advance:
-        return run_vep(
-            effect, vcf, output, output_vcf, skipped=skipped, fmt=input_format, progress=advance,
-            shards=shards,
-        )  # fmt: skip

@@ -47,10 +47,7 @@ class Dist(shards.Shards):
 
     def sum(self, *values: float) -> list[float]:
         """Element-wise sum of ``values`` over all ranks (e.g. loss totals and counts)."""
-        if not self.enabled:
-            return list(values)
-        gathered: list[Any] = [None] * self.world_size
-        dist.all_gather_object(gathered, list(values))
+        gathered = self.all_gather(list(values))
         return [float(sum(column)) for column in zip(*gathered, strict=True)]
 
 

@@ -294,11 +294,10 @@ def _split_record(
             return []
         return [
             Variant(rec.chrom, rec.pos, rec.id, rec.ref.upper(), ".", record_number, 1,
-                    _info(rec), skip_reason="missing_alt", qual=rec.qual,
-                    filters=tuple(rec.filter.keys()))
+                    _info(rec), skip_reason="missing_alt", **_qual_and_filters(rec))
         ]  # fmt: skip
     info = _info(rec)
-    kept = {"qual": rec.qual, "filters": tuple(rec.filter.keys())}
+    kept = _qual_and_filters(rec)
     if len(alts) == 1:
         return _alleles(rec.chrom, rec.pos, rec.id, rec.ref, alts, record_number, lambda _: info,
                         stats, include_skipped, kept=kept)  # fmt: skip
@@ -463,6 +462,11 @@ def _info(rec: Any) -> dict[str, Any]:
         return dict(rec.info.items())
     except (ValueError, KeyError, OSError):
         return {}  # an INFO value htslib cannot decode is not worth failing the whole file over
+
+
+def _qual_and_filters(rec: Any) -> dict[str, Any]:
+    """The record's QUAL and FILTER as :class:`Variant` keeps them."""
+    return {"qual": rec.qual, "filters": tuple(rec.filter.keys())}
 
 
 def _allele_info(info: dict[str, Any], numbers: dict[str, Any], index: int) -> dict[str, Any]:

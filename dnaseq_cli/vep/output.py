@@ -2,8 +2,8 @@
 ``--skipped`` TSV of what was not scored.
 
 The VCF (:mod:`dnaseq_cli.vep.annotated_vcf`) is the input's records, one per ALT, with their
-QUAL, FILTER and INFO and the scores in ``DNASEQ_*`` INFO fields, streamed. The skipped file lists every variant that
-is not ``ok`` (``CHROM POS ID REF ALT status``), filtered ones included with their ``filtered_*``
+QUAL, FILTER and INFO and the scores in ``DNASEQ_*`` INFO fields, streamed. The skipped file lists
+every variant that is not ``ok`` (``CHROM POS ID REF ALT status``), filtered ones included with their ``filtered_*``
 reason. Every file goes through :mod:`dnaseq_cli.output` (checked against the inputs, atomic) and
 appears only once complete.
 """
@@ -106,8 +106,9 @@ def run_vep(
     shards: Shards = SINGLE,
 ) -> VepSummary:
     """Score a VCF and write the TSV (and annotated VCF, skipped TSV); files appear only when
-    complete (under torchrun, process 0 writes them). A run whose every row is ``unknown_contig`` is an :class:`InputError` (wrong
-    reference or naming); one that scores nothing for other reasons logs one warning line."""
+    complete (under torchrun, process 0 writes them). A run whose every row is
+    ``unknown_contig`` is an :class:`InputError` (wrong reference or naming); one that scores
+    nothing for other reasons logs one warning line."""
     info = effect.scorer.info
     header = tsv_header(
         info.task, info.classes, with_llr=effect.scorer.lm is not None,

@@ -236,6 +236,11 @@ class VariantEffectScorer:
             self.renamed[variant.chrom] = target
         return target
 
+    @property
+    def filtering(self) -> bool:
+        """Whether any of --regions, --snvs-only, --max-indel-length is set."""
+        return self.regions is not None or self.snvs_only or self.max_indel_length is not None
+
     def _filter(self, variant: Variant) -> str | None:
         """The ``filtered_*`` reason that drops this variant, or None to keep it."""
         if self.regions is not None:
@@ -256,9 +261,8 @@ class VariantEffectScorer:
     def note_chunk(self, variants: list[Variant]) -> None:
         """Remember a chunk another process scores (sharded runs), so that this process flags a
         later ``duplicate`` of one of its variants exactly as a single process would."""
-        filtering = self.regions is not None or self.snvs_only or self.max_indel_length is not None
         for variant in variants:
-            if not (filtering and self._filter(variant) is not None):
+            if not (self.filtering and self._filter(variant) is not None):
                 _seen_before(self._seen, variant)
 
     def score_chunk(
@@ -271,12 +275,11 @@ class VariantEffectScorer:
         ref_windows: dict[tuple, int] = {}
         sequences: list[str] = []
         masks: list[np.ndarray] = []
-        filtering = self.regions is not None or self.snvs_only or self.max_indel_length is not None
         lengths = self.reference.lengths
         window = self.window
         seen = self._seen
         for variant in variants:
-            if filtering:
+            if self.filtering:
                 reason = self._filter(variant)
                 if reason is not None:
                     rows.append(VariantScore(variant, reason, filtered=True))
@@ -530,7 +533,7 @@ def score_vcf(
             progress(size)
     summary.scored = statuses.get(STATUS_OK, 0)
     summary.seconds = time.perf_counter() - started
-    counts = shards.all_agree(
+    counts = shards.all_gather(
         (dict(effect.renamed), dict(effect.unknown_contigs), effect.u_bases, effect.u_variants)
     )
     for renamed, unknown, u_bases, u_variants in counts:
