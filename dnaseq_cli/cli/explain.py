@@ -66,6 +66,12 @@ def explain(
         help="Integrated gradients: dinucleotide-shuffled copies of the window used as baselines "
         "(attributions averaged; seeded, so reruns agree).",
     ),
+    gradient_correction: bool = typer.Option(
+        True,
+        "--gradient-correction/--no-gradient-correction",
+        help="Input x gradient: subtract each position's mean gradient over A, C, G, T (the "
+        "part no real sequence can move along; Majdandzic et al. 2023).",
+    ),
     target: str | None = typer.Option(
         None, "--target", help="Class to explain (default: the positive / last class)."
     ),
@@ -142,6 +148,7 @@ def explain(
         target=target,
         ig_steps=ig_steps,
         ig_baselines=ig_baselines,
+        gradient_correction=gradient_correction,
         no_ism=no_ism,
         npz=npz,
         plot_dir=plot_dir,

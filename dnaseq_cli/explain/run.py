@@ -51,6 +51,7 @@ class ExplainOptions:
     target: str | None = None
     ig_steps: int = 32
     ig_baselines: int = 8
+    gradient_correction: bool = True
     no_ism: bool = False
     npz: str | None = None
     plot_dir: Path | None = None
@@ -255,7 +256,11 @@ def explain(
             for i, item in enumerate(group):
                 if explainer is not None:
                     item.attribution, _ = explainer.attribute(
-                        ids[i], options.method, options.ig_steps, options.ig_baselines
+                        ids[i],
+                        options.method,
+                        options.ig_steps,
+                        options.ig_baselines,
+                        correct=options.gradient_correction,
                     )
                 elif item.ism is not None:
                     item.attribution = item.ism.attribution
@@ -315,6 +320,7 @@ def _write_npz(target: str, explained: list[Explained], options: ExplainOptions)
         "method": np.array(options.method),
         "ig_steps": np.array(options.ig_steps),
         "ig_baselines": np.array(options.ig_baselines),
+        "gradient_correction": np.array(options.gradient_correction),
     }
     with open_output(target, binary=True) as handle:
         np.savez_compressed(handle, **arrays)
