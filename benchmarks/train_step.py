@@ -4,7 +4,8 @@
 
 One optimiser step = forward, cross-entropy, backward, AdamW, in training mode (dropout on). Each
 row runs in a fresh subprocess so that peak RSS is that model's. (Autograd through the step-by-step
-reference scan did not finish one Caduceus step in 9 minutes at this size, so it is not a row.)
+reference scan did not finish one Caduceus step in 9 minutes at this size, so it is not a row; the
+Caduceus rows compare the fused numba scan with the pure-PyTorch chunked scan in the same run.)
 Prints a table, writes benchmarks/results/train_step.json.
 """
 
@@ -25,9 +26,12 @@ import torch
 RESULTS = Path(__file__).resolve().parent / "results" / "train_step.json"
 REPO = Path(__file__).resolve().parents[1]
 ROWS = [  # (label, backbone, size, overrides, caduceus scan)
-    ("caduceus tiny (d64)", "caduceus", "tiny", {}, "auto"),
-    ("caduceus d32, d_state 8 (Cohn run)", "caduceus", "tiny",
-     {"d_model": 32, "ssm_cfg": {"d_state": 8}}, "auto"),
+    ("caduceus tiny (d64), fused scan", "caduceus", "tiny", {}, "fused"),
+    ("caduceus tiny (d64), chunked scan", "caduceus", "tiny", {}, "chunked"),
+    ("caduceus d32, d_state 8 (Cohn run), fused", "caduceus", "tiny",
+     {"d_model": 32, "ssm_cfg": {"d_state": 8}}, "fused"),
+    ("caduceus d32, d_state 8 (Cohn run), chunked", "caduceus", "tiny",
+     {"d_model": 32, "ssm_cfg": {"d_state": 8}}, "chunked"),
     ("bigbird tiny", "bigbird", "tiny", {}, "auto"),
     ("gnn tiny", "gnn", "tiny", {}, "auto"),
     ("hybrid d64 (Cohn run)", "hybrid", "tiny",
@@ -85,6 +89,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--json", type=Path, default=RESULTS)
+    parser.add_argument("--only", default="", help="Rows whose label contains this text.")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     for name in ("--backbone", "--size", "--overrides", "--scan"):
         parser.add_argument(name, help=argparse.SUPPRESS)
@@ -96,8 +101,10 @@ def main() -> None:
     print(
         f"batch {args.batch_size} x {args.length} bp, {args.threads} threads, best of {args.steps}"
     )
-    print(f"{'model':38} {'params':>9} {'s/step':>8} {'seq/s':>8} {'peak RSS MB':>12}")
+    print(f"{'model':46} {'params':>9} {'s/step':>8} {'seq/s':>8} {'peak RSS MB':>12}")
     for label, backbone, size, overrides, scan in ROWS:
+        if args.only not in label:
+            continue
         command = [
             sys.executable, __file__, "--worker", "--backbone", backbone, "--size", size,
             "--overrides", json.dumps(overrides), "--scan", scan, "--batch-size",
@@ -106,11 +113,11 @@ def main() -> None:
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
-            print(f"{label:38} failed: {done.stderr.strip().splitlines()[-1:]}")
+            print(f"{label:46} failed: {done.stderr.strip().splitlines()[-1:]}")
             continue
         row = {"model": label, "backbone": backbone, "scan": scan, **json.loads(done.stdout)}
         results.append(row)
-        print(f"{label:38} {row['parameters']:9,} {row['seconds']:8.3f} {row['seqs_per_s']:8.1f} "
+        print(f"{label:46} {row['parameters']:9,} {row['seconds']:8.3f} {row['seqs_per_s']:8.1f} "
               f"{row['peak_rss_mb']:12,.0f}")  # fmt: skip
     payload = {"batch_size": args.batch_size, "length": args.length, "threads": args.threads,
                "torch": torch.__version__, "machine": platform.platform(),

@@ -39,13 +39,9 @@ class BiMambaWrapper(nn.Module):
         """(batch, L, d) -> (batch, L, d); `mask` (batch, L) marks real tokens with 1."""
         if self.mamba_rev is None:
             return self.mamba_fwd(hidden_states, mask)
-        rev_mask = None if mask is None else mask.flip(1)
-        xz = xz_rev = None
+        xz = None
         if self.mamba_rev.in_proj.weight is self.mamba_fwd.in_proj.weight:
-            # tied in_proj is position-wise: project once, flip the projection for the reverse scan
-            xz = self.mamba_fwd.in_proj(hidden_states)
-            xz_rev = xz.flip(1)
+            xz = self.mamba_fwd.in_proj(hidden_states)  # tied and position-wise: project once
         out = self.mamba_fwd(hidden_states, mask, xz)
-        rev_in = hidden_states if xz_rev is not None else hidden_states.flip(1)  # unused with xz
-        out_rev = self.mamba_rev(rev_in, rev_mask, xz_rev).flip(1)
+        out_rev = self.mamba_rev(hidden_states, mask, xz, reverse=True)  # right to left
         return out + out_rev if self.strategy == "add" else out * out_rev

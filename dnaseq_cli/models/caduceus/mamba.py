@@ -89,29 +89,41 @@ class Mamba(nn.Module):
         self.D._no_weight_decay = True  # type: ignore[attr-defined]
         self.out_proj = nn.Linear(self.d_inner, d_model, bias=bias)
 
-    def causal_conv(self, x: Tensor) -> Tensor:
+    def causal_conv(self, x: Tensor, reverse: bool = False) -> Tensor:
         """silu(causal depthwise conv) of time-major x (b, L, d): k shifted multiply-adds.
 
         Equals silu(self.conv1d(x^T)[..., :L]) but stays in (b, L, d) layout, which avoids two
         transposed copies and is several times faster than the CPU depthwise convolution.
+        ``reverse``: causal in the other direction (the conv of the flipped sequence, flipped back).
         """
         w = self.conv1d.weight[:, 0, :]  # (d, k); tap k-1 multiplies the current step
         k, length = w.shape[1], x.shape[1]
         bias = self.conv1d.bias
         out = x * w[:, -1] if bias is None else torch.addcmul(bias, x, w[:, -1])
         for lag in range(1, min(k, length)):
-            out[:, lag:].addcmul_(x[:, :-lag], w[:, k - 1 - lag])
+            if reverse:
+                out[:, :-lag].addcmul_(x[:, lag:], w[:, k - 1 - lag])
+            else:
+                out[:, lag:].addcmul_(x[:, :-lag], w[:, k - 1 - lag])
         return F.silu(out, inplace=not (torch.is_grad_enabled() and out.requires_grad))
 
     def forward(
-        self, hidden_states: Tensor, mask: Tensor | None = None, xz: Tensor | None = None
+        self,
+        hidden_states: Tensor,
+        mask: Tensor | None = None,
+        xz: Tensor | None = None,
+        reverse: bool = False,
     ) -> Tensor:
         """hidden_states (batch, L, d_model) -> (batch, L, d_model).
 
         `xz` is in_proj(hidden_states) (batch, L, 2*d_inner) when the caller already has it
-        (BiMamba's tied projection: the reverse direction is the flipped forward projection).
+        (BiMamba's tied projection). `reverse` runs the block right to left: the same as running it
+        on the flipped sequence and flipping the result, without the flipped copies on the CPU.
         """
-        xz = (self.in_proj(hidden_states) if xz is None else xz).transpose(1, 2)  # (b, 2di, L)
+        xz = self.in_proj(hidden_states) if xz is None else xz
+        if reverse and xz.is_cuda:  # the CUDA kernels only run left to right
+            return self.forward(hidden_states.flip(1), _flip(mask), xz.flip(1)).flip(1)
+        xz = xz.transpose(1, 2)  # (b, 2di, L)
         A = -torch.exp(self.A_log.float())
         if (
             mamba_inner_fn is not None
@@ -137,7 +149,7 @@ class Mamba(nn.Module):
                 activation="silu",
             ).transpose(1, 2)  # fmt: skip
         else:
-            x = self.causal_conv(x)
+            x = self.causal_conv(x, reverse)
         x_dbl = self.x_proj(x)  # (b, L, dt_rank + 2*d_state)
         dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
         dt = dt @ self.dt_proj.weight.t()  # (b, L, d_inner); bias is added inside the scan (fp32)
@@ -146,9 +158,24 @@ class Mamba(nn.Module):
             dt, bias, softplus = F.softplus(dt.float() + bias) * m, None, False
         args = (x.transpose(1, 2), dt.transpose(1, 2), A, B.transpose(1, 2), C.transpose(1, 2))
         if self.scan_impl == "reference":
-            y = selective_scan_reference(*args, self.D.float(), z.transpose(1, 2), bias, softplus)
+            if reverse:
+                args = tuple(v.flip(-1) if v.dim() == 3 else v for v in args)
+            zr = z.transpose(1, 2).flip(-1) if reverse else z.transpose(1, 2)
+            y = selective_scan_reference(*args, self.D.float(), zr, bias, softplus)
+            y = y.flip(-1) if reverse else y
         else:
             y = selective_scan(
-                *args, self.D.float(), z.transpose(1, 2), bias, softplus, self.chunk_size
+                *args,
+                self.D.float(),
+                z.transpose(1, 2),
+                bias,
+                softplus,
+                self.chunk_size,
+                scan=self.scan_impl,
+                reverse=reverse,
             )
         return self.out_proj(y.transpose(1, 2))
+
+
+def _flip(mask: Tensor | None) -> Tensor | None:
+    return None if mask is None else mask.flip(1)

@@ -225,7 +225,8 @@ class CaduceusModel(nn.Module):
         return self.config.to_dict()
 
     def set_scan(self, impl: str) -> None:
-        """'auto' (chunked CPU scan / CUDA kernels) or 'reference' (step-by-step; tests, benchmarks)."""
+        """'auto' (CUDA kernels / fused CPU kernel / chunked scan, the first that can run), 'fused',
+        'chunked' (the pure-PyTorch scan) or 'reference' (step-by-step; tests, benchmarks)."""
         for m in self.modules():
             if hasattr(m, "scan_impl"):
                 m.scan_impl = impl

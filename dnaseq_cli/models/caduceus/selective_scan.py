@@ -1,12 +1,15 @@
-"""Selective scan (Mamba S6): reference recurrence, chunked pure-PyTorch scan, CUDA dispatch.
+"""Selective scan (Mamba S6): reference recurrence, chunked pure-PyTorch scan, fused CPU kernel, CUDA.
 
 Shapes follow mamba-ssm: u, delta, z (batch, d, L); A (d, n) real; B, C (batch, n, L); D, delta_bias (d,).
+Dispatch (:func:`selective_scan`): mamba-ssm's kernel for CUDA tensors when installed; on the CPU the
+fused numba kernel (:mod:`.fused_scan`) for float32 when numba is installed; else the chunked scan.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -15,6 +18,9 @@ try:  # optional CUDA kernels; only used for CUDA tensors
     from mamba_ssm.ops.selective_scan_interface import selective_scan_fn as _cuda_scan
 except ImportError:  # pragma: no cover - depends on the environment
     _cuda_scan = None
+
+#: ``scan`` values of :func:`selective_scan` (and of the model's ``set_scan``, with "reference").
+SCANS = ("auto", "fused", "chunked")
 
 # Elements of one (T, chunks, batch, d_state, d_inner) work buffer of the inference scan: ~4 MB keeps
 # both buffers in L3 while each vectorised step still covers many chunks (few Python-level ops).
@@ -307,6 +313,186 @@ class _SelectiveScanFn(torch.autograd.Function):
         )
 
 
+def _fused_kernels():
+    """The numba kernels module, or None when numba is not installed (or fails to import)."""
+    try:
+        from . import fused_scan
+    except ImportError:
+        return None
+    return fused_scan
+
+
+def _numba_threads() -> None:
+    """Run numba's parallel loops on as many threads as torch uses (``--threads``)."""
+    import numba
+
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+
+
+def _rows(v: Tensor, lanes: int) -> Tensor:
+    """(b, x, L) -> float32 (b, L, x) rows for the kernels: a view when Mamba's time-major layout
+    already fits (x a multiple of ``lanes``, unit stride along x), else a padded copy."""
+    v = v.transpose(1, 2)
+    pad = -v.shape[2] % lanes
+    if v.dtype == torch.float32 and v.stride(2) == 1 and not pad:
+        return v
+    return F.pad(v.float(), (0, pad)).contiguous()
+
+
+def _flat(v: Tensor) -> tuple[Tensor, tuple[int, ...]]:
+    """A 1-d view of the storage ``v`` (unit stride along its last axis) spans, and its strides."""
+    span = sum((size - 1) * stride for size, stride in zip(v.shape, v.stride(), strict=True)) + 1
+    return v.as_strided((span,), (1,)), v.stride()
+
+
+def _lanes(v: Tensor | None, size: int, lanes: int) -> Tensor:
+    """A per-channel vector (or zeros for None) as float32, padded to the kernels' lanes."""
+    v = torch.zeros(size) if v is None else v.detach().float()
+    return F.pad(v, (0, -size % lanes)).contiguous()
+
+
+def _lanes_of(A: Tensor, lanes: int) -> Tensor:
+    """A (d, n) -> contiguous float32 (n, d) with d padded like the channels."""
+    return F.pad(A.detach().float().t(), (0, -A.shape[0] % lanes)).contiguous()
+
+
+class _FusedScanFn(torch.autograd.Function):
+    """The fused CPU kernels (float32): the forward does bias, softplus, the scan, the D skip and
+    the z gate in one pass; the backward kernel gives the scan's gradients (u, raw delta, A, B, C)
+    and the D and z parts are done here. Channels that are not a multiple of the kernels' 16 lanes
+    are padded (zero delta and input: their states stay zero).
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        u: Tensor,
+        delta: Tensor,
+        A: Tensor,
+        B: Tensor,
+        C: Tensor,
+        D: Tensor | None,
+        z: Tensor | None,
+        delta_bias: Tensor | None,
+        delta_softplus: bool,
+        reverse: bool,
+    ) -> tuple[Tensor, Tensor]:
+        kernels = _fused_kernels()
+        lanes = kernels.LANES
+        bsz, d, length = u.shape
+        u_r, dl_r = _rows(u, lanes), _rows(delta, lanes)
+        z_r = _rows(z, lanes) if z is not None else u_r
+        z_flat, z_strides = _flat(z_r)
+        width = u_r.shape[2]
+        b_r, c_r = _rows(B, 1), _rows(C, 1)
+        keep = z is not None and ctx.needs_input_grad[6]  # the gate's gradient needs C.h + D u
+        y = u_r.new_empty(bsz, length, width)
+        ungated = u_r.new_empty(bsz, length, width) if keep else y
+        last = u_r.new_empty(bsz, A.shape[1], width)
+        _numba_threads()
+        kernels.scan_forward(
+            *(x.numpy() for x in (u_r, dl_r, _lanes_of(A, lanes), b_r, c_r)),
+            _lanes(delta_bias, d, lanes).numpy(),
+            _lanes(D, d, lanes).numpy(),
+            z_flat.numpy(),
+            np.array(z_strides[:2], dtype=np.int64),
+            delta_softplus,
+            z is not None,
+            y.numpy(),
+            last.numpy(),
+            keep,
+            ungated.numpy(),
+            reverse,
+        )
+        ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, ungated if keep else None)
+        ctx.delta_softplus, ctx.reverse = delta_softplus, reverse
+        ctx.mark_non_differentiable(last)
+        return y[:, :, :d].transpose(1, 2).to(u.dtype), last[:, :, :d].transpose(1, 2)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_out: Tensor, _grad_h: Tensor | None) -> tuple[Tensor | None, ...]:
+        import numba
+
+        u, delta, A, B, C, D, z, delta_bias, ungated = ctx.saved_tensors
+        kernels = _fused_kernels()
+        lanes = kernels.LANES
+        bsz, d, length = u.shape
+        n = A.shape[1]
+        gy = _rows(grad_out, lanes)  # (b, L, d): every per-token product below is row-major
+        u_r = _rows(u, lanes)
+        gy_pre = gy  # the gradient of the output before the gate: C.h + D u
+        if z is not None:
+            z_r = _rows(z, lanes)
+            gy_pre = gy * F.silu(z_r)
+        gy_pre = gy_pre.contiguous()
+        _numba_threads()
+        workers = max(1, -(-numba.get_num_threads() // bsz))  # tasks = batch x workers
+        g_u, g_raw = torch.empty_like(gy_pre), torch.empty_like(gy_pre)
+        g_a = gy_pre.new_empty(bsz, n, gy_pre.shape[2])
+        g_b = gy_pre.new_zeros(workers, bsz, length, n)
+        g_c = gy_pre.new_zeros(workers, bsz, length, n)
+        kernels.scan_backward(
+            *(x.numpy() for x in (u_r, _rows(delta, lanes), _lanes_of(A, lanes))),
+            *(x.numpy() for x in (_rows(B, 1), _rows(C, 1))),
+            _lanes(delta_bias, d, lanes).numpy(),
+            ctx.delta_softplus,
+            gy_pre.numpy(),
+            *(x.numpy() for x in (g_u, g_raw, g_a, g_b, g_c)),
+            ctx.reverse,
+        )
+        grad_d = grad_z = None
+        if D is not None:
+            skip = _lanes(D, d, lanes)
+            g_u.addcmul_(gy_pre, skip)
+            grad_d = (gy_pre * u_r).sum((0, 1))[:d].to(D.dtype)
+        if z is not None:
+            sig = torch.sigmoid(z_r)
+            grad_z = gy * ungated * sig * (1 + z_r * (1 - sig))
+            grad_z = grad_z[:, :, :d].transpose(1, 2).to(z.dtype)
+        grad_bias = None if delta_bias is None else g_raw.sum((0, 1))[:d].to(delta_bias.dtype)
+        return (
+            g_u[:, :, :d].transpose(1, 2).to(u.dtype),
+            g_raw[:, :, :d].transpose(1, 2).to(delta.dtype),
+            g_a.sum(0)[:, :d].t().to(A.dtype),
+            g_b.sum(0).transpose(1, 2).to(B.dtype),
+            g_c.sum(0).transpose(1, 2).to(C.dtype),
+            grad_d,
+            grad_z,
+            grad_bias,
+            None,
+            None,
+        )
+
+
+def fused_scan_usable(*tensors: Tensor | None) -> bool:
+    """Whether the fused CPU kernel can run these inputs: numba installed, CPU, float32 only."""
+    present = [t for t in tensors if t is not None]
+    return (
+        all(t.device.type == "cpu" and t.dtype == torch.float32 for t in present)
+        and _fused_kernels() is not None
+    )
+
+
+def selective_scan_fused(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = False,
+    return_last_state: bool = False,
+    reverse: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """The fused numba kernel (CPU, float32; see :func:`fused_scan_usable`), with its backward;
+    ``reverse`` scans from the last position to the first."""
+    y, h = _FusedScanFn.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse)
+    return (y, h) if return_last_state else y
+
+
 def selective_scan_chunked(
     u: Tensor,
     delta: Tensor,
@@ -350,10 +536,28 @@ def selective_scan(
     delta_bias: Tensor | None = None,
     delta_softplus: bool = False,
     chunk_size: int = 32,
+    scan: str = "auto",
+    reverse: bool = False,
 ) -> Tensor:
-    """mamba-ssm's CUDA kernel for CUDA tensors when installed, the chunked PyTorch scan otherwise."""
+    """mamba-ssm's CUDA kernel for CUDA tensors when installed; on the CPU the fused kernel when it
+    can run (``scan="auto"`` or ``"fused"``), else (or with ``scan="chunked"``) the chunked scan.
+    ``reverse`` scans from the last position to the first: the fused kernel walks backwards, the
+    others run on time-flipped copies (the result is flipped back)."""
+    if (
+        scan != "chunked"
+        and not u.is_cuda
+        and fused_scan_usable(u, delta, A, B, C, D, z, delta_bias)
+    ):
+        return selective_scan_fused(
+            u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse=reverse
+        )
+    if reverse:
+        u, delta, B, C = (v.flip(-1) for v in (u, delta, B, C))
+        z = None if z is None else z.flip(-1)
     if _cuda_scan is not None and u.is_cuda:
-        return _cuda_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
-    return selective_scan_chunked(
-        u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_size=chunk_size
-    )
+        y = _cuda_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    else:
+        y = selective_scan_chunked(
+            u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_size=chunk_size
+        )
+    return y.flip(-1) if reverse else y
