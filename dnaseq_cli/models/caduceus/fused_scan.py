@@ -123,6 +123,8 @@ def scan_forward(
     keep,
     ungated,
     reverse,
+    project,
+    w_dt,
 ):  # pragma: no cover - compiled
     """y_t = (C_t . h_t + D u_t) silu(z_t) with h_t = e^(dt_t A) h_{t-1} + dt_t u_t B_t, h_{-1} = 0,
     dt_t = softplus(delta_t + bias) when ``softplus`` else delta_t + bias; no gate unless ``gate``
@@ -131,9 +133,13 @@ def scan_forward(
     ``z`` is flat, element (b, t, d) at ``b * z_strides[0] + t * z_strides[1] + d``: Mamba's z is a
     strided half of a wider tensor, and a flat array keeps the unit stride along d visible to the
     vectoriser (an any-layout 3-d array does not, and its loads became gathers). ``reverse`` scans
-    from the last step to the first (BiMamba's second direction, without flipped copies)."""
+    from the last step to the first (BiMamba's second direction, without flipped copies). With
+    ``project``, ``delta`` holds Mamba's low-rank step (batch, L, R) and the step is
+    ``delta_t . w_dt[:, channel]`` (dt_proj, ``w_dt`` (R, d)), computed per token here: as a
+    separate rank-8 matmul it took a quarter of a long forward."""
     batch, length, channels = u.shape
     n = a_t.shape[0]
+    rank = w_dt.shape[0]
     groups = channels // LANES
     for task in numba.prange(batch * groups):
         bi = task // groups
@@ -155,8 +161,17 @@ def scan_forward(
             for i in range(m):  # per-token work in long flat loops (see _softplus_all)
                 t = _at(t0 + i, length, reverse)
                 for j in range(LANES):
-                    dl[i, j] = delta[bi, t, d0 + j] + delta_bias[d0 + j]
                     acc[i, j] = d_skip[d0 + j] * u[bi, t, d0 + j]
+                if project:
+                    for j in range(LANES):
+                        dl[i, j] = delta_bias[d0 + j]
+                    for r in range(rank):
+                        low = delta[bi, t, r]
+                        for j in range(LANES):
+                            dl[i, j] += low * w_dt[r, d0 + j]
+                else:
+                    for j in range(LANES):
+                        dl[i, j] = delta[bi, t, d0 + j] + delta_bias[d0 + j]
             if softplus:
                 _softplus_all(dl[:m])
             for i in range(m):

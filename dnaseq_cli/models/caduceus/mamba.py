@@ -152,10 +152,13 @@ class Mamba(nn.Module):
             x = self.causal_conv(x, reverse)
         x_dbl = self.x_proj(x)  # (b, L, dt_rank + 2*d_state)
         dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
-        dt = dt @ self.dt_proj.weight.t()  # (b, L, d_inner); bias is added inside the scan (fp32)
-        bias, softplus = self.dt_proj.bias.float(), True
+        bias, softplus, dt_proj = self.dt_proj.bias.float(), True, self.dt_proj.weight
         if m is not None:  # dt = 0 at padding: state carried through unchanged, no input added
-            dt, bias, softplus = F.softplus(dt.float() + bias) * m, None, False
+            dt = dt @ dt_proj.t()
+            dt, bias, softplus, dt_proj = F.softplus(dt.float() + bias) * m, None, False, None
+        elif self.scan_impl == "reference":
+            dt, dt_proj = dt @ dt_proj.t(), None
+        # dt (b, L, dt_rank): the scan applies dt_proj (the fused kernel per token); bias inside
         args = (x.transpose(1, 2), dt.transpose(1, 2), A, B.transpose(1, 2), C.transpose(1, 2))
         if self.scan_impl == "reference":
             if reverse:
@@ -173,6 +176,7 @@ class Mamba(nn.Module):
                 self.chunk_size,
                 scan=self.scan_impl,
                 reverse=reverse,
+                delta_proj=dt_proj,
             )
         return self.out_proj(y.transpose(1, 2))
 

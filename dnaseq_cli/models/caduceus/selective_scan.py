@@ -376,11 +376,16 @@ class _FusedScanFn(torch.autograd.Function):
         delta_bias: Tensor | None,
         delta_softplus: bool,
         reverse: bool,
+        delta_proj: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         kernels = _fused_kernels()
         lanes = kernels.LANES
         bsz, d, length = u.shape
-        u_r, dl_r = _rows(u, lanes), _rows(delta, lanes)
+        u_r = _rows(u, lanes)
+        if delta_proj is None:
+            dl_r, w_dt = _rows(delta, lanes), u_r.new_zeros(0, u_r.shape[2])
+        else:  # the kernel projects the low-rank step (inference only: see selective_scan)
+            dl_r, w_dt = _rows(delta, 1), _lanes_of(delta_proj, lanes)
         z_r = _rows(z, lanes) if z is not None else u_r
         z_flat, z_strides = _flat(z_r)
         width = u_r.shape[2]
@@ -403,6 +408,8 @@ class _FusedScanFn(torch.autograd.Function):
             keep,
             ungated.numpy(),
             reverse,
+            delta_proj is not None,
+            w_dt.numpy(),
         )
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, ungated if keep else None)
         ctx.delta_softplus, ctx.reverse = delta_softplus, reverse
@@ -446,7 +453,7 @@ class _FusedScanFn(torch.autograd.Function):
             skip = _lanes(D, d, lanes)
             g_u.addcmul_(gy_pre, skip)
             grad_d = (gy_pre * u_r).sum((0, 1))[:d].to(D.dtype)
-        if z is not None:
+        if z is not None and ungated is not None:  # kept when z needs its gradient
             sig = torch.sigmoid(z_r)
             grad_z = gy * ungated * sig * (1 + z_r * (1 - sig))
             grad_z = grad_z[:, :, :d].transpose(1, 2).to(z.dtype)
@@ -462,7 +469,17 @@ class _FusedScanFn(torch.autograd.Function):
             grad_bias,
             None,
             None,
+            None,
         )
+
+
+def _wants_grad(*tensors: Tensor | None) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def _project(delta: Tensor, delta_proj: Tensor) -> Tensor:
+    """Mamba's dt_proj: the low-rank step (b, R, L) -> (b, d, L), as a time-major product."""
+    return (delta.transpose(1, 2) @ delta_proj.t()).transpose(1, 2)
 
 
 def fused_scan_usable(*tensors: Tensor | None) -> bool:
@@ -486,10 +503,16 @@ def selective_scan_fused(
     delta_softplus: bool = False,
     return_last_state: bool = False,
     reverse: bool = False,
+    delta_proj: Tensor | None = None,
 ) -> Tensor | tuple[Tensor, Tensor]:
     """The fused numba kernel (CPU, float32; see :func:`fused_scan_usable`), with its backward;
-    ``reverse`` scans from the last position to the first."""
-    y, h = _FusedScanFn.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse)
+    ``reverse`` scans from the last position to the first; ``delta_proj`` as in
+    :func:`selective_scan`."""
+    if delta_proj is not None and _wants_grad(u, delta, delta_proj, A, B, C, D, z, delta_bias):
+        delta, delta_proj = _project(delta, delta_proj), None  # the backward needs the full step
+    y, h = _FusedScanFn.apply(
+        u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse, delta_proj
+    )
     return (y, h) if return_last_state else y
 
 
@@ -538,19 +561,22 @@ def selective_scan(
     chunk_size: int = 32,
     scan: str = "auto",
     reverse: bool = False,
+    delta_proj: Tensor | None = None,
 ) -> Tensor:
     """mamba-ssm's CUDA kernel for CUDA tensors when installed; on the CPU the fused kernel when it
     can run (``scan="auto"`` or ``"fused"``), else (or with ``scan="chunked"``) the chunked scan.
     ``reverse`` scans from the last position to the first: the fused kernel walks backwards, the
-    others run on time-flipped copies (the result is flipped back)."""
-    if (
-        scan != "chunked"
-        and not u.is_cuda
-        and fused_scan_usable(u, delta, A, B, C, D, z, delta_bias)
-    ):
+    others run on time-flipped copies (the result is flipped back). ``delta_proj`` (d, R): ``delta``
+    is Mamba's low-rank step (b, R, L) and the step is ``delta_proj @ delta`` (dt_proj), which the
+    fused kernel computes per token at inference instead of materialising (b, d, L)."""
+    fused = fused_scan_usable(u, delta, A, B, C, D, z, delta_bias, delta_proj)
+    if scan != "chunked" and not u.is_cuda and fused:
         return selective_scan_fused(
-            u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse=reverse
-        )
+            u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse=reverse,
+            delta_proj=delta_proj,
+        )  # fmt: skip
+    if delta_proj is not None:
+        delta = _project(delta, delta_proj)
     if reverse:
         u, delta, B, C = (v.flip(-1) for v in (u, delta, B, C))
         z = None if z is None else z.flip(-1)
