@@ -38,5 +38,6 @@ rm -rf "$target" && mkdir -p "$(dirname "$target")"
 cp -r "$work/ensemble" "$target"
 python "$here/scripts/write_model_card.py" "$work/ensemble" "$work/ensemble_test.json" \
   "$target/MODEL_CARD.md" --runs "$work/hybrid" "$work/kmer" \
-  --ensemble-command "$ensemble_command" ${crossval:+--crossval "$crossval"}
+  --ensemble-command "$ensemble_command" ${crossval:+--crossval "$crossval"} \
+  --zoo-json "$target/zoo.json"
 echo "bundled model written to $target"

@@ -1,10 +1,13 @@
 """Write MODEL_CARD.md for the bundled ensemble from its run folders (metrics are read, not typed).
 
     python scripts/write_model_card.py ENSEMBLE_DIR TEST_METRICS.json OUT.md --runs RUN... \
-        [--crossval CROSSVAL_ENSEMBLE.json] [--ensemble-command "dnaseq ensemble ..."]
+        [--crossval CROSSVAL_ENSEMBLE.json] [--ensemble-command "dnaseq ensemble ..."] \
+        [--zoo-json ZOO.json]
 
 ENSEMBLE_DIR is the `dnaseq ensemble` folder, TEST_METRICS.json what `scripts/split_metrics.py`
 wrote for it on the held-out test split, RUN the member run folders (in member order).
+``--zoo-json`` also writes the same figures as the model zoo's ``zoo.json`` (what ``dnaseq models``
+lists; schema in ``dnaseq_cli/predict/zoo.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def member_row(run: Path) -> dict:
     best = history.iloc[int(test["best_epoch"]) - 1]
     return {
         "backbone": config["model"]["backbone"],
+        "size": config["model"].get("size"),
         "config": config["model"]["config"],
         "parameters": config["parameters"],
         "train": config["train"],
@@ -58,6 +62,84 @@ def training_text(row: dict) -> str:
     )
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def zoo_facts(
+    ensemble: dict,
+    test: dict,
+    rows: list[dict],
+    crossval: dict | None,
+    ensemble_command: str,
+    commands: list[str],
+) -> dict:
+    """``zoo.json`` for the ensemble: the card's figures, machine-readable (see predict/zoo.py)."""
+    import torch
+
+    from dnaseq_cli import __version__
+
+    counts = rows[0]["manifest"]["split_counts"]
+    split = rows[0]["split"]
+    members = [
+        {"name": m["name"], "backbone": r["backbone"], "parameters": r["parameters"],
+         "dev_auroc": _rounded(r["val_auroc"]), "dev_accuracy": _rounded(r["val_accuracy"]),
+         "test_auroc": _rounded(r["test"]["auroc"]),
+         "test_accuracy": _rounded(r["test"]["accuracy"]),
+         "training_seconds": round(r["test"]["train_seconds"])}
+        for m, r in zip(ensemble["members"], rows, strict=True)
+    ]  # fmt: skip
+    kmer = [(m, r) for m, r in zip(members, rows, strict=True) if r["backbone"] == "kmer"]
+    facts = {
+        "schema": 1,
+        "name": "enhancer_default",
+        "task": "enhancer (Cohn): human enhancers",
+        "task_id": "human_enhancers_cohn",
+        "dataset": {
+            "name": "Genomic Benchmarks human_enhancers_cohn",
+            "source": "shared/data/gb_cohn_test_sequences/cohn_dev.tsv.gz",
+            "citation": "Gresova et al. 2023 (Genomic Benchmarks); enhancers from Cohn et al. 2018",
+            "license": "Apache-2.0",
+            "records": sum(counts[part]["total"] for part in ("train", "val", "test")),
+        },
+        "split": {
+            "method": f"{split['method']} 80/10/10, seed {split['seed']}",
+            "train": counts["train"]["total"],
+            "dev": counts["val"]["total"],
+            "test": counts["test"]["total"],
+        },
+        "dev": {
+            "records": counts["val"]["total"],
+            "auroc": None,
+            "accuracy": None,
+            "mcc": None,
+            "note": "not recorded for the ensemble (the split served for early stopping and "
+            "calibration); see members",
+        },
+        "test": {"records": test["n"], **{k: _rounded(test.get(k)) for k in METRICS}},
+        "members": members,
+        "crossval": None,
+        "kmer_baseline": None,
+        "best_published": None,
+        "parameters": sum(r["parameters"] for r in rows),
+        "training_seconds": sum(m["training_seconds"] for m in members),
+        "device": "cpu (2 cores)",
+        "train_commands": [*commands, ensemble_command],
+        "rebuild_command": "bash scripts/build_default_model.sh ../shared/data",
+        "built_with": {"dnaseq": __version__, "torch": torch.__version__},
+    }
+    if kmer:
+        member, row = kmer[0]
+        facts["kmer_baseline"] = {"backbone": "kmer", "size": row["size"],
+                                  "dev_auroc": member["dev_auroc"],
+                                  "note": "the ensemble's k-mer member"}  # fmt: skip
+    if crossval:
+        facts["crossval"] = {"folds": len(crossval["per_fold"]),
+                             **{f"{k}_{stat}": _rounded(crossval[stat][k])
+                                for k in ("accuracy", "mcc", "auroc") for stat in ("mean", "sd")}}  # fmt: skip
+    return facts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("ensemble", type=Path)
@@ -66,6 +148,7 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, nargs="+", required=True)
     parser.add_argument("--crossval", type=Path)
     parser.add_argument("--ensemble-command", default="")
+    parser.add_argument("--zoo-json", type=Path, help="Also write the zoo.json of the model here.")
     args = parser.parse_args()
     ensemble = json.loads((args.ensemble / "config.json").read_text())
     test = json.loads(args.test_metrics.read_text())
@@ -158,6 +241,12 @@ Trained on one cell-type-agnostic enhancer set of 500-bp windows; scores are cal
 only, not for other lengths, species or enhancer definitions. Not for clinical use.
 """
     args.output.write_text(text)
+    if args.zoo_json:
+        from dnaseq_cli.predict.zoo import write_facts
+
+        cv = json.loads(args.crossval.read_text()) if args.crossval else None
+        facts = zoo_facts(ensemble, test, rows, cv, args.ensemble_command, commands.splitlines())
+        write_facts(args.zoo_json, facts)
 
 
 if __name__ == "__main__":

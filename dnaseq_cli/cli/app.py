@@ -21,6 +21,7 @@ from dnaseq_cli.cli import compare as compare_cmd
 from dnaseq_cli.cli import ensemble as ensemble_cmd
 from dnaseq_cli.cli import explain as explain_cmd
 from dnaseq_cli.cli import fetch as fetch_cmd
+from dnaseq_cli.cli import models as models_cmd
 from dnaseq_cli.cli import predict as predict_cmd
 from dnaseq_cli.cli import preprocess as preprocess_cmd
 from dnaseq_cli.cli import train as train_cmd
@@ -74,6 +75,7 @@ app.command(name="train", no_args_is_help=True)(train_cmd.train)
 app.command(name="compare")(compare_cmd.compare)
 app.command(name="ensemble", no_args_is_help=True)(ensemble_cmd.ensemble)
 app.command(name="fetch", no_args_is_help=True)(fetch_cmd.fetch)
+app.command(name="models")(models_cmd.models)
 
 
 def _debug_requested(argv: list[str]) -> bool:

@@ -20,8 +20,9 @@ def explain(
         None,
         "--model",
         "-m",
-        help="A 'dnaseq train' run or checkpoint folder, a 'dnaseq ensemble' folder, or an HF "
-        "Caduceus classifier folder; default: the bundled enhancer model.",
+        help="A bundled model's name ('dnaseq models' lists them), a 'dnaseq train' run or "
+        "checkpoint folder, a 'dnaseq ensemble' folder, or an HF Caduceus classifier folder (a "
+        "folder wins over a bundled model of the same name); default: the bundled enhancer model.",
     ),
     method: str = typer.Option(
         "ism",

@@ -21,8 +21,9 @@ def predict(
         None,
         "--model",
         "-m",
-        help="A 'dnaseq train' run or checkpoint folder, a 'dnaseq ensemble' folder, or an HF "
-        "Caduceus classifier folder; default: the bundled enhancer model.",
+        help="A bundled model's name ('dnaseq models' lists them), a 'dnaseq train' run or "
+        "checkpoint folder, a 'dnaseq ensemble' folder, or an HF Caduceus classifier folder (a "
+        "folder wins over a bundled model of the same name); default: the bundled enhancer model.",
     ),
     output: str = typer.Option("-", "--output", "-o", help="Output TSV ('-' = stdout)."),
     reference: Path | None = typer.Option(

@@ -21,8 +21,9 @@ def vep(
         None,
         "--model",
         "-m",
-        help="A run, checkpoint (classifier or MLM) or 'dnaseq ensemble' folder; default: the "
-        "bundled enhancer model.",
+        help="A bundled model's name ('dnaseq models' lists them), or a run, checkpoint "
+        "(classifier or MLM) or 'dnaseq ensemble' folder (a folder wins over a bundled model of "
+        "the same name); default: the bundled enhancer model.",
     ),
     output: str = typer.Option("-", "--output", "-o", help="Output TSV ('-' = stdout)."),
     output_vcf: Path | None = typer.Option(

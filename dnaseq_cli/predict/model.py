@@ -7,7 +7,6 @@ strand-averaged and batched the same way for both (and the same way training eva
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -15,16 +14,17 @@ import torch
 
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.models.registry import checkpoint_in
+from dnaseq_cli.predict import zoo
 from dnaseq_cli.predict.ensemble import is_ensemble, load_ensemble
+from dnaseq_cli.predict.zoo import DEFAULT_MODEL
 
-DEFAULT_MODEL = "enhancer_default"
-#: ``--model`` value naming the bundled default enhancer model.
+#: ``--model bundled:NAME`` names a bundled model even where a folder NAME exists.
 BUNDLED_PREFIX = "bundled:"
 
 
 def bundled_model_dir(name: str = DEFAULT_MODEL) -> Path:
     """Folder of a model shipped inside the package (``dnaseq_cli/resources/models/NAME``)."""
-    return Path(str(resources.files("dnaseq_cli") / "resources" / "models" / name))
+    return zoo.zoo_root() / name
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,13 @@ class ModelInfo:
 
 
 def resolve_model_path(model: str | Path | None) -> Path:
-    """``None`` -> the bundled default model; ``bundled:NAME`` -> another bundled one; else a folder."""
+    """The checkpoint folder a ``--model`` value names.
+
+    ``None`` -> the bundled default model; ``bundled:NAME`` -> the bundled model NAME; an existing
+    folder -> that folder (its ``checkpoint/`` for a ``dnaseq train`` run folder), so a folder
+    wins over a bundled model of the same name; a bare NAME -> the bundled model NAME (see
+    ``dnaseq models``). Anything else is a usage error naming ``--model`` and the bundled names.
+    """
     if model is None:
         path = bundled_model_dir()
         if not (path / "config.json").exists():
@@ -59,13 +65,24 @@ def resolve_model_path(model: str | Path | None) -> Path:
         return path
     text = str(model)
     if text.startswith(BUNDLED_PREFIX):
-        path = bundled_model_dir(text.removeprefix(BUNDLED_PREFIX))
-        if not (path / "config.json").exists():
-            raise InputError(f"no bundled model named {text.removeprefix(BUNDLED_PREFIX)!r}")
+        name = text.removeprefix(BUNDLED_PREFIX)
+        path = zoo.bundled_path(name)
+        if path is None:
+            raise InputError(zoo.unknown_model_message(text))
         return path
     path = Path(model)
     if not path.is_dir():
-        raise InputError("model folder not found (expected a checkpoint folder)", path=path)
+        bundled = zoo.bundled_path(text)
+        if bundled is not None:
+            return bundled
+        if zoo.is_model_name(text) and not path.exists():
+            raise InputError(zoo.unknown_model_message(text))
+        names = ", ".join(zoo.bundled_names()) or "none"
+        raise InputError(
+            f"--model: model folder not found (expected a checkpoint folder or a bundled model: "
+            f"{names})",
+            path=path,
+        )
     path = checkpoint_in(path)  # a run folder from dnaseq train: its checkpoint/
     if not (path / "config.json").exists():
         raise InputError("not a checkpoint folder: config.json is missing", path=path)

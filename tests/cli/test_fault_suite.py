@@ -593,6 +593,42 @@ CASES += [
     Case("explain-region-malformed", (*EXPLAIN, "--region", "ten-20"), "--region"),
 ]
 
+# --- the model zoo: `dnaseq models` and --model NAME --------------------------------------------
+CASES += [
+    Case("models-bad-format", ("models", "--format", "xml"), "--format", empty_stdout=True),
+    Case("models-bad-format-markdown", ("models", "--format", "markdown"), "--format"),
+    Case(
+        "predict-unknown-model-name",
+        ("predict", "x.fa", "-m", "no_such_model"),
+        "--model",
+        empty_stdout=True,
+    ),  # fmt: skip
+    Case(
+        "predict-unknown-bundled-name",
+        ("predict", "x.fa", "-m", "bundled:no_such_model"),
+        "--model",
+        empty_stdout=True,
+    ),  # fmt: skip
+    Case(
+        "vep-unknown-model-name",
+        ("vep", "v.vcf", "-r", "ref.fa", "-m", "no_such_model"),
+        "--model",
+        empty_stdout=True,
+    ),  # fmt: skip
+    Case(
+        "explain-unknown-model-name",
+        ("explain", "x.fa", "-m", "no_such_model"),
+        "--model",
+        empty_stdout=True,
+    ),  # fmt: skip
+    Case(
+        "predict-model-name-is-a-file",
+        ("predict", "x.fa", "-m", "notes.txt"),
+        "--model",
+        empty_stdout=True,
+    ),  # fmt: skip
+]
+
 # ----------------------------------------------------------------------------------------------
 # Every numeric option of every command, from the commands themselves
 
@@ -605,6 +641,7 @@ VALID_INVOCATION = {
     "compare": ("compare", "--format", "tsv"),
     "ensemble": ("ensemble", "model", "model", "-o", "ens"),
     "fetch": ("fetch", "--list"),
+    "models": ("models", "--format", "tsv"),
 }
 
 
