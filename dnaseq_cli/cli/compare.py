@@ -16,6 +16,7 @@ from rich.console import Console
 from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, non_negative
 from dnaseq_cli.cli.console import stderr_console
 from dnaseq_cli.errors import InputError
+from dnaseq_cli.models import registry
 from dnaseq_cli.output import check_folder_output, output_directory
 from dnaseq_cli.report.compare import (
     FORMATS,
@@ -31,7 +32,7 @@ from dnaseq_cli.report.compare import (
 from dnaseq_cli.report.paper_table import SOURCE, paper_rows
 from dnaseq_cli.threads import use_threads
 
-ALL_BACKBONES = "caduceus,bigbird,gnn,hybrid,cnn"
+ALL_BACKBONES = ",".join(registry.compared())  # caduceus,bigbird,gnn,hybrid,cnn
 
 
 def compare(
@@ -115,7 +116,7 @@ def compare(
     if with_paper or not runs:
         parts["paper"] = (paper_rows(), PAPER, f"Published comparison ({SOURCE})")
     if runs:
-        rows = measured_rows(runs)
+        rows = measured_rows(runs, registry.describe)
         parts["measured"] = (rows, MEASURED, "Measured by dnaseq (test split)")
         if output is not None:
             from dnaseq_cli.report.compare import write_comparison

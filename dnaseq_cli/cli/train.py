@@ -21,7 +21,9 @@ from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, at_most, fraction,
 from dnaseq_cli.cli.console import say, stderr_console
 from dnaseq_cli.data.dataset import MANIFEST_FILE, load_dataset
 from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
+from dnaseq_cli.engine.mlm import lm_backbones
 from dnaseq_cli.errors import DnaseqError, InputError, Terminated
+from dnaseq_cli.models import registry
 from dnaseq_cli.output import resumable_directory
 from dnaseq_cli.threads import use_threads
 
@@ -31,6 +33,17 @@ class TrainingInterrupted(DnaseqError):
 
 
 TASKS = ("supervised", "mlm")
+
+
+def _one_of(names: list[str] | tuple[str, ...]) -> str:
+    """``a, b or c``."""
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+# The CLI's lists of backbones and sizes come from the registry (each backbone's @register).
+BACKBONES_HELP = _one_of(registry.registered())  # caduceus, bigbird, gnn, hybrid, cnn or kmer
+LM_BACKBONES_HELP = ", ".join(lm_backbones())  # caduceus
+SIZES_HELP = _one_of(registry.SIZES)
 
 
 def _chroms(text: str | None) -> list[str]:
@@ -46,8 +59,7 @@ def train(
         None,
         "--backbone",
         "-b",
-        help="caduceus, bigbird, gnn, hybrid, cnn or kmer (default: cnn, or the --init "
-        "checkpoint's).",
+        help=f"{BACKBONES_HELP} (default: cnn, or the --init checkpoint's).",
     ),
     task: str = typer.Option(
         "supervised",
@@ -55,7 +67,7 @@ def train(
         help="supervised: learn the labels (classification or regression). mlm: masked-language-"
         "model pretraining on unlabelled sequences (e.g. a FASTA genome tiled with --window and "
         "--stride): 15% of bases masked (80% [MASK], 10% random, 10% kept); needs a backbone "
-        "with an LM head (caduceus).",
+        f"with an LM head ({LM_BACKBONES_HELP}).",
     ),
     init: Path | None = typer.Option(
         None,
@@ -64,7 +76,7 @@ def train(
         "its backbone config is used and its backbone weights loaded; the head is re-initialised "
         "unless the number of classes matches. Path and sha256 go into run_config.json.",
     ),
-    size: str = typer.Option("tiny", "--size", help="Model size preset: tiny, small or base."),
+    size: str = typer.Option("tiny", "--size", help=f"Model size preset: {SIZES_HELP}."),
     model_config: str | None = typer.Option(
         None,
         "--model-config",

@@ -1,9 +1,20 @@
 """Model registry, shared heads and backbones (`build("caduceus", ...)`)."""
 
 from .heads import MaskedLM, SequenceClassifier, SequenceHead, masked_mean
-from .registry import available, build, get, load_checkpoint, register, save_checkpoint
+from .registry import (
+    Backbone,
+    BackboneConfig,
+    available,
+    build,
+    get,
+    load_checkpoint,
+    register,
+    save_checkpoint,
+)
 
 __all__ = [
+    "Backbone",
+    "BackboneConfig",
     "MaskedLM",
     "SequenceClassifier",
     "SequenceHead",

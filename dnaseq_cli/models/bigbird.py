@@ -17,6 +17,7 @@ training (RC augmentation in the trainer) and from strand averaging in
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,7 +29,7 @@ from torch import Tensor, nn
 from dnaseq_cli.encode.vocab import KmerVocab
 from dnaseq_cli.models.layers import feed_forward
 from dnaseq_cli.models.rc import StrandAveragedBackbone
-from dnaseq_cli.models.registry import register
+from dnaseq_cli.models.registry import BackboneConfig, make_config, register
 
 KMER3_VOCAB_SIZE = KmerVocab(3).size  # 5 specials + 64 3-mers: the tokens it reads
 Pattern = tuple[Tensor, Tensor, Tensor]  # keys [B, n, K], slot_valid [B, n, K], global [B, 2g]
@@ -285,75 +286,86 @@ class BigBirdLayer(nn.Module):
         return x + self.drop(self.ffn(self.norm2(x)))
 
 
-@register("bigbird")
+@dataclass(frozen=True)
+class BigBirdConfig(BackboneConfig):
+    """Widths, the block-sparse pattern (blocks of ``block_size`` tokens: ``window_blocks``
+    neighbours, ``num_global_blocks`` at each end, ``num_random_blocks`` drawn from ``seed``), rotary
+    positions (``rope_base``) and how many query blocks are gathered at once (``chunk_blocks``)."""
+
+    vocab_size: int = KMER3_VOCAB_SIZE
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    block_size: int = 64
+    num_random_blocks: int = 3
+    num_global_blocks: int = 1
+    window_blocks: int = 3
+    ffn_mult: int = 4
+    dropout: float = 0.1
+    attention_dropout: float = 0.0
+    pad_id: int = 0
+    seed: int = 0
+    rope_base: float = 10000.0
+    chunk_blocks: int = 64
+
+    def __post_init__(self) -> None:
+        if self.window_blocks < 1 or self.window_blocks % 2 == 0:
+            raise ValueError(f"window_blocks must be odd and >= 1, got {self.window_blocks}")
+        if (
+            self.block_size < 1
+            or self.num_global_blocks < 1
+            or self.num_random_blocks < 0
+            or self.chunk_blocks < 1
+        ):
+            raise ValueError("block_size, num_global_blocks, chunk_blocks >= 1; random blocks >= 0")
+
+
+PRESETS = {
+    "tiny": {"d_model": 64, "n_layers": 2, "n_heads": 4, "block_size": 32},
+    "small": {"d_model": 128, "n_layers": 4, "n_heads": 4, "block_size": 64},
+    "base": {"d_model": 256, "n_layers": 6, "n_heads": 8, "block_size": 64},
+}
+
+
+def describe(config: dict[str, Any]) -> tuple[str, str]:
+    blocks = (
+        f"block-sparse: {config.get('window_blocks', 3)} window + "
+        f"{config.get('num_random_blocks', 3)} random + {config.get('num_global_blocks', 1)} "
+        f"global blocks of {config.get('block_size', 64)} tokens"
+    )
+    return blocks, f"3-mer tokens + rotary positions, d_model {config.get('d_model')}"
+
+
+@register("bigbird", config=BigBirdConfig, presets=PRESETS, describe=describe)
 class BigBirdBackbone(StrandAveragedBackbone, nn.Module):
     """BigBird RC encoder over 3-mer token ids -> per-token hidden states ``[B, L, d_model]``."""
 
     encoding: ClassVar[str] = "kmer3"
 
-    def __init__(
-        self,
-        vocab_size: int = KMER3_VOCAB_SIZE,
-        d_model: int = 128,
-        n_layers: int = 4,
-        n_heads: int = 4,
-        block_size: int = 64,
-        num_random_blocks: int = 3,
-        num_global_blocks: int = 1,
-        window_blocks: int = 3,
-        ffn_mult: int = 4,
-        dropout: float = 0.1,
-        attention_dropout: float = 0.0,
-        pad_id: int = 0,
-        seed: int = 0,
-        rope_base: float = 10000.0,
-        chunk_blocks: int = 64,
-    ) -> None:
+    def __init__(self, config: BigBirdConfig | None = None, **fields: Any) -> None:
         super().__init__()
-        if window_blocks < 1 or window_blocks % 2 == 0:
-            raise ValueError(f"window_blocks must be odd and >= 1, got {window_blocks}")
-        if block_size < 1 or num_global_blocks < 1 or num_random_blocks < 0 or chunk_blocks < 1:
-            raise ValueError("block_size, num_global_blocks, chunk_blocks >= 1; random blocks >= 0")
-        self._config = dict(
-            vocab_size=vocab_size,
-            d_model=d_model,
-            n_layers=n_layers,
-            n_heads=n_heads,
-            block_size=block_size,
-            num_random_blocks=num_random_blocks,
-            num_global_blocks=num_global_blocks,
-            window_blocks=window_blocks,
-            ffn_mult=ffn_mult,
-            dropout=dropout,
-            attention_dropout=attention_dropout,
-            pad_id=pad_id,
-            seed=seed,
-            rope_base=rope_base,
-            chunk_blocks=chunk_blocks,
-        )
-        self.d_model, self.block_size, self.pad_id = d_model, block_size, pad_id
-        self.d_output = d_model
-        self.embed = nn.Embedding(vocab_size, d_model)
+        self.config = cfg = make_config(BigBirdConfig, config, fields)
+        self.d_model, self.block_size, self.pad_id = cfg.d_model, cfg.block_size, cfg.pad_id
+        self.d_output = cfg.d_model
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
         nn.init.normal_(self.embed.weight, std=0.02)
-        self.drop = nn.Dropout(dropout)
+        self.drop = nn.Dropout(cfg.dropout)
         attn = dict(
-            n_heads=n_heads,
-            block_size=block_size,
-            num_random_blocks=num_random_blocks,
-            num_global_blocks=num_global_blocks,
-            window_blocks=window_blocks,
-            seed=seed,
-            chunk_blocks=chunk_blocks,
+            n_heads=cfg.n_heads,
+            block_size=cfg.block_size,
+            num_random_blocks=cfg.num_random_blocks,
+            num_global_blocks=cfg.num_global_blocks,
+            window_blocks=cfg.window_blocks,
+            seed=cfg.seed,
+            chunk_blocks=cfg.chunk_blocks,
         )
         self.layers = nn.ModuleList(
-            BigBirdLayer(d_model, ffn_mult, dropout, attention_dropout, layer=i, **attn)
-            for i in range(n_layers)
+            BigBirdLayer(
+                cfg.d_model, cfg.ffn_mult, cfg.dropout, cfg.attention_dropout, layer=i, **attn
+            )
+            for i in range(cfg.n_layers)
         )
-        self.norm = nn.LayerNorm(d_model)
-
-    def config(self) -> dict[str, Any]:
-        """Constructor kwargs (JSON-serialisable): ``BigBirdBackbone(**config())`` rebuilds it."""
-        return dict(self._config)
+        self.norm = nn.LayerNorm(cfg.d_model)
 
     def load_token_embeddings(self, path: str | Path) -> None:
         """Initialise the token embedding from a ``[vocab, d_model]`` ``.npy`` or ``.pt`` file."""
@@ -391,8 +403,8 @@ class BigBirdBackbone(StrandAveragedBackbone, nn.Module):
         pos = torch.arange(1, length + 1, device=input_ids.device)
         extent = (valid * pos).amax(dim=1) if length else torch.zeros(bsz, dtype=torch.long)
         extent_blocks = [max(math.ceil(int(e) / bs), 1) for e in extent.tolist()]
-        head_dim = self.d_model // self._config["n_heads"]
-        rope = _rotary(n_blocks * bs, head_dim, self._config["rope_base"], input_ids.device)
+        head_dim = self.d_model // self.config.n_heads
+        rope = _rotary(n_blocks * bs, head_dim, self.config.rope_base, input_ids.device)
         x = self.drop(self.embed(ids))
         for layer in self.layers:
             pattern = layer.attn.batch_pattern(extent_blocks, n_blocks, input_ids.device)

@@ -9,6 +9,7 @@ mode BatchNorm statistics include padded positions, as in the original baseline.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch.nn.functional as F
@@ -17,46 +18,51 @@ from torch import Tensor, nn
 from dnaseq_cli.encode.vocab import PAD_ID as CHAR_PAD_ID
 from dnaseq_cli.models.layers import CHAR_EMBED_ROWS, masked_max_pool, pool_mask
 from dnaseq_cli.models.rc import StrandAveragedBackbone
-from dnaseq_cli.models.registry import register
+from dnaseq_cli.models.registry import BackboneConfig, make_config, register
 
 
-@register("cnn")
+@dataclass(frozen=True)
+class CnnConfig(BackboneConfig):
+    """``n_layers`` x (Conv1d ``kernel_size`` -> BatchNorm -> ReLU -> MaxPool ``pool``)."""
+
+    embed_dim: int = 16
+    n_filters: int = 16
+    kernel_size: int = 8
+    n_layers: int = 3
+    pool: int = 2
+    dropout: float = 0.0
+
+
+PRESETS = {
+    "tiny": {"embed_dim": 16, "n_filters": 16, "n_layers": 3},
+    "small": {"embed_dim": 32, "n_filters": 64, "n_layers": 3},
+    "base": {"embed_dim": 64, "n_filters": 128, "n_layers": 4},
+}
+
+
+def describe(config: dict[str, Any]) -> tuple[str, str]:
+    return "none (convolutions)", f"base embeddings, {config.get('embed_dim')} dims"
+
+
+@register("cnn", config=CnnConfig, presets=PRESETS, describe=describe)
 class CNNBaseline(StrandAveragedBackbone, nn.Module):
     """Genomic-Benchmarks-style CNN over chars: ``[B, ceil(L / pool**n_layers), n_filters]``."""
 
     encoding: ClassVar[str] = "char"
 
-    def __init__(
-        self,
-        embed_dim: int = 16,
-        n_filters: int = 16,
-        kernel_size: int = 8,
-        n_layers: int = 3,
-        pool: int = 2,
-        dropout: float = 0.0,
-    ) -> None:
+    def __init__(self, config: CnnConfig | None = None, **fields: Any) -> None:
         super().__init__()
-        self._config = dict(
-            embed_dim=embed_dim,
-            n_filters=n_filters,
-            kernel_size=kernel_size,
-            n_layers=n_layers,
-            pool=pool,
-            dropout=dropout,
-        )
-        self.pool = pool
-        self.same = ((kernel_size - 1) // 2, kernel_size // 2)  # "same" padding, even k too
-        self.d_output = n_filters
-        self.embed = nn.Embedding(CHAR_EMBED_ROWS, embed_dim)
+        self.config = cfg = make_config(CnnConfig, config, fields)
+        self.pool = cfg.pool
+        self.same = ((cfg.kernel_size - 1) // 2, cfg.kernel_size // 2)  # "same" padding, even k
+        self.d_output = cfg.n_filters
+        self.embed = nn.Embedding(CHAR_EMBED_ROWS, cfg.embed_dim)
         self.convs = nn.ModuleList(
-            nn.Conv1d(embed_dim if i == 0 else n_filters, n_filters, kernel_size)
-            for i in range(n_layers)
+            nn.Conv1d(cfg.embed_dim if i == 0 else cfg.n_filters, cfg.n_filters, cfg.kernel_size)
+            for i in range(cfg.n_layers)
         )
-        self.norms = nn.ModuleList(nn.BatchNorm1d(n_filters) for _ in range(n_layers))
-        self.dropout = nn.Dropout(dropout)
-
-    def config(self) -> dict[str, Any]:
-        return dict(self._config)
+        self.norms = nn.ModuleList(nn.BatchNorm1d(cfg.n_filters) for _ in range(cfg.n_layers))
+        self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(
         self, input_ids: Tensor, attention_mask: Tensor | None = None
@@ -82,4 +88,4 @@ class CNNBaseline(StrandAveragedBackbone, nn.Module):
         return x.transpose(1, 2), mask
 
 
-__all__ = ["CNNBaseline", "masked_max_pool", "pool_mask"]
+__all__ = ["CNNBaseline", "CnnConfig", "masked_max_pool", "pool_mask"]

@@ -1,7 +1,8 @@
-"""Size presets and the one way the commands build, save and load classifiers.
+"""The one way the commands build, save and load classifiers.
 
-``model_spec(backbone, size, overrides)`` resolves a preset into a JSON-able spec that is stored in the
-run folder; ``build_classifier(spec, n_out)`` turns it into backbone + shared head.
+``model_spec(backbone, size, overrides)`` resolves a size preset (declared by the backbone's
+``@register`` call) into a JSON-able spec that is stored in the run folder;
+``build_classifier(spec, n_out)`` turns it into backbone + shared head.
 """
 
 from __future__ import annotations
@@ -18,40 +19,7 @@ from dnaseq_cli.models import registry
 from dnaseq_cli.models.heads import SequenceClassifier
 from dnaseq_cli.models.rc import complement_ids_for, reverse_complement_ids
 
-SIZES = ("tiny", "small", "base")
-
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "caduceus": {
-        "tiny": {"d_model": 64, "n_layer": 2, "rcps": True},
-        "small": {"d_model": 128, "n_layer": 4, "rcps": True},
-        "base": {"d_model": 256, "n_layer": 8, "rcps": True},
-    },
-    "bigbird": {
-        "tiny": {"d_model": 64, "n_layers": 2, "n_heads": 4, "block_size": 32},
-        "small": {"d_model": 128, "n_layers": 4, "n_heads": 4, "block_size": 64},
-        "base": {"d_model": 256, "n_layers": 6, "n_heads": 8, "block_size": 64},
-    },
-    "gnn": {
-        "tiny": {"d_model": 64, "n_layers": 2, "n_heads": 4},
-        "small": {"d_model": 128, "n_layers": 4, "n_heads": 4},
-        "base": {"d_model": 256, "n_layers": 6, "n_heads": 8},
-    },
-    "hybrid": {
-        "tiny": {"d_model": 64, "n_layers": 2, "n_heads": 4},
-        "small": {"d_model": 128, "n_layers": 4, "n_heads": 4},
-        "base": {"d_model": 256, "n_layers": 6, "n_heads": 8},
-    },
-    "cnn": {
-        "tiny": {"embed_dim": 16, "n_filters": 16, "n_layers": 3},
-        "small": {"embed_dim": 32, "n_filters": 64, "n_layers": 3},
-        "base": {"embed_dim": 64, "n_filters": 128, "n_layers": 4},
-    },
-    "kmer": {
-        "tiny": {"kmer_sizes": [1, 2, 3, 4], "hidden_size": 0},
-        "small": {"kmer_sizes": [1, 2, 3, 4, 5], "hidden_size": 0},
-        "base": {"kmer_sizes": [1, 2, 3, 4, 5, 6], "hidden_size": 64, "dropout": 0.2},
-    },
-}
+SIZES = registry.SIZES  # each backbone's presets are in its @register call
 
 
 def model_spec(backbone: str, size: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -62,7 +30,7 @@ def model_spec(backbone: str, size: str, overrides: dict[str, Any] | None = None
         )
     if size not in SIZES:
         raise InputError(f"unknown --size {size!r}; choose from {', '.join(SIZES)}")
-    config = dict(PRESETS.get(backbone, {}).get(size, {}))
+    config = registry.preset(backbone, size)
     config.update(overrides or {})
     return {"backbone": backbone, "size": size, "config": config}
 
@@ -81,9 +49,7 @@ def build_classifier(spec: dict[str, Any], n_out: int) -> nn.Module:
 
 def encoding_of(backbone: str, config: dict[str, Any] | None = None) -> str:
     """The token encoding a backbone reads (the GNN's follows its ``k``)."""
-    if backbone == "gnn" and config and "k" in config:
-        return f"kmer{int(config['k'])}"
-    return registry.get(backbone).encoding
+    return registry.encoding_of(backbone, config)
 
 
 def rc_function(encoding: str) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:

@@ -30,22 +30,23 @@ Reverse complement: not equivariant by construction; wrap in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import GATv2Conv, GINEConv
 
 from dnaseq_cli.encode.vocab import KMER_OFFSET, KMER_PAD_ID
 from dnaseq_cli.models.layers import (
     SelfAttention,
     block_local_attention,
     feed_forward,
+    self_attention_words,
     sinusoidal,
 )
 from dnaseq_cli.models.rc import StrandAveragedBackbone
-from dnaseq_cli.models.registry import register
+from dnaseq_cli.models.registry import BackboneConfig, make_config, register, written_when_set
 
 EDGE_FORWARD, EDGE_BACKWARD, EDGE_OVERLAP, EDGE_SELF = 0, 1, 2, 3
 NUM_EDGE_TYPES = 4
@@ -145,6 +146,10 @@ class GPSLayer(nn.Module):
         attention_dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        # imported here: torch_geometric.nn takes over a second to import, and listing or checking
+        # backbones (every CLI start) must not pay for it
+        from torch_geometric.nn import GATv2Conv, GINEConv
+
         self.norm1 = nn.LayerNorm(d_model)
         if local_layer == "gatv2":
             self.local: nn.Module = GATv2Conv(
@@ -190,7 +195,57 @@ class GPSLayer(nn.Module):
         return h + self.drop(self.ff(self.norm2(h))), summary
 
 
-@register("gnn")
+@dataclass(frozen=True)
+class GnnConfig(BackboneConfig):
+    """The k of the k-mer tokens (nodes), widths, the graph's overlap edges, the local layer
+    (``gatv2`` or ``gine``) and the global attention (see the module docstring)."""
+
+    k: int = 3
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    overlap_window: int = 16
+    overlap_edges: bool = True
+    local_layer: str = "gatv2"
+    global_attention: bool = True
+    attention_window: int | None = None
+    ff_mult: int = 2
+    dropout: float = 0.1
+    # written only when used: the configs of earlier checkpoints stay as they were
+    attention_dropout: float = written_when_set(0.0)
+    global_tokens: int = written_when_set(0)
+
+    def __post_init__(self) -> None:
+        if self.attention_window is not None and self.attention_window < 1:
+            raise ValueError(f"attention_window must be >= 1 or None, got {self.attention_window}")
+        if self.global_tokens < 0 or (self.global_tokens and not self.global_attention):
+            raise ValueError("global_tokens must be >= 0 and needs global_attention=True")
+        if not 1 <= self.k <= 8:
+            raise ValueError(f"k must lie in 1..8, got {self.k}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} must be divisible by n_heads {self.n_heads}")
+
+
+PRESETS = {
+    "tiny": {"d_model": 64, "n_layers": 2, "n_heads": 4},
+    "small": {"d_model": 128, "n_layers": 4, "n_heads": 4},
+    "base": {"d_model": 256, "n_layers": 6, "n_heads": 8},
+}
+
+
+def describe(config: dict[str, Any]) -> tuple[str, str]:
+    local = str(config.get("local_layer", "gatv2")).upper()
+    attention = f"{local} message passing"
+    if config.get("global_attention", True):
+        attention += " + " + self_attention_words(config.get("attention_window"))
+    if config.get("global_tokens"):
+        attention += f", {config['global_tokens']} summary tokens"
+    return attention, (
+        f"{config.get('k', 3)}-mer graph nodes + edge types, d_model {config.get('d_model')}"
+    )
+
+
+@register("gnn", config=GnnConfig, presets=PRESETS, describe=describe)
 class GNNAttentionBackbone(StrandAveragedBackbone, nn.Module):
     """GPS-style graph transformer over k-mer sequence graphs; returns node states ``[B, L, D]``.
 
@@ -199,76 +254,41 @@ class GNNAttentionBackbone(StrandAveragedBackbone, nn.Module):
 
     encoding: ClassVar[str] = "kmer3"
 
-    def __init__(
-        self,
-        k: int = 3,
-        d_model: int = 128,
-        n_layers: int = 4,
-        n_heads: int = 4,
-        overlap_window: int = 16,
-        overlap_edges: bool = True,
-        local_layer: str = "gatv2",
-        global_attention: bool = True,
-        attention_window: int | None = None,
-        global_tokens: int = 0,
-        ff_mult: int = 2,
-        dropout: float = 0.1,
-        attention_dropout: float = 0.0,
-    ) -> None:
+    @classmethod
+    def encoding_for(cls, config: dict[str, Any]) -> str:
+        """The k-mer encoding of the config's ``k``."""
+        return f"kmer{int(config.get('k', GnnConfig.k))}"
+
+    def __init__(self, config: GnnConfig | None = None, **fields: Any) -> None:
         super().__init__()
-        if attention_window is not None and attention_window < 1:
-            raise ValueError(f"attention_window must be >= 1 or None, got {attention_window}")
-        if global_tokens < 0 or (global_tokens and not global_attention):
-            raise ValueError("global_tokens must be >= 0 and needs global_attention=True")
-        if not 1 <= k <= 8:
-            raise ValueError(f"k must lie in 1..8, got {k}")
-        if d_model % n_heads:
-            raise ValueError(f"d_model {d_model} must be divisible by n_heads {n_heads}")
-        self._config = dict(
-            k=k,
-            d_model=d_model,
-            n_layers=n_layers,
-            n_heads=n_heads,
-            overlap_window=overlap_window,
-            overlap_edges=overlap_edges,
-            local_layer=local_layer,
-            global_attention=global_attention,
-            attention_window=attention_window,
-            ff_mult=ff_mult,
-            dropout=dropout,
-        )
-        if attention_dropout:  # only when used, as global_tokens
-            self._config["attention_dropout"] = attention_dropout
-        if global_tokens:  # only when used: configs of earlier checkpoints stay as they were
-            self._config["global_tokens"] = global_tokens
-        self.encoding = f"kmer{k}"  # type: ignore[misc]  # instance value follows k
-        self.k = k
-        self.overlap_window = overlap_window
-        self.overlap_edges = overlap_edges
-        self.d_output = d_model
-        self.embed = nn.Embedding(KMER_OFFSET + 4**k, d_model)
+        self.config = cfg = make_config(GnnConfig, config, fields)
+        self.encoding = f"kmer{cfg.k}"  # type: ignore[misc]  # instance value follows k
+        self.k = cfg.k
+        self.overlap_window = cfg.overlap_window
+        self.overlap_edges = cfg.overlap_edges
+        self.d_output = d_model = cfg.d_model
+        self.embed = nn.Embedding(KMER_OFFSET + 4**cfg.k, d_model)
         self.edge_embed = nn.Embedding(NUM_EDGE_TYPES, EDGE_DIM)
         self.layers = nn.ModuleList(
             GPSLayer(
                 d_model,
-                n_heads,
-                local_layer,
-                global_attention,
-                attention_window,
-                ff_mult,
-                dropout,
-                attention_dropout,
+                cfg.n_heads,
+                cfg.local_layer,
+                cfg.global_attention,
+                cfg.attention_window,
+                cfg.ff_mult,
+                cfg.dropout,
+                cfg.attention_dropout,
             )  # fmt: skip
-            for _ in range(n_layers)
+            for _ in range(cfg.n_layers)
         )
         self.norm = nn.LayerNorm(d_model)
-        self.drop = nn.Dropout(dropout)
+        self.drop = nn.Dropout(cfg.dropout)
         self.summary = (
-            nn.Parameter(torch.randn(global_tokens, d_model) * 0.02) if global_tokens else None
+            nn.Parameter(torch.randn(cfg.global_tokens, d_model) * 0.02)
+            if cfg.global_tokens
+            else None
         )
-
-    def config(self) -> dict[str, Any]:
-        return dict(self._config)
 
     def forward(
         self, input_ids: Tensor, attention_mask: Tensor | None = None
@@ -296,4 +316,4 @@ class GNNAttentionBackbone(StrandAveragedBackbone, nn.Module):
         return out, full_mask
 
 
-__all__ = ["GNNAttentionBackbone", "GPSLayer", "GraphAttention", "kmer_graph"]
+__all__ = ["GNNAttentionBackbone", "GPSLayer", "GnnConfig", "GraphAttention", "kmer_graph"]

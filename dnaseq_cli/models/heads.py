@@ -1,6 +1,7 @@
 """Task heads shared by all backbones, and the model wrappers that pair a backbone with a head.
 
-Backbone protocol used here: `forward(input_ids, attention_mask) -> hidden (B, L, hidden_size)`,
+Backbone protocol used here (all of it: :class:`dnaseq_cli.models.registry.Backbone`):
+`forward(input_ids, attention_mask) -> hidden (B, L, hidden_size)` or `(hidden, valid mask)`,
 attributes `hidden_size` and `rc_mode` ("ps": channel halves are forward / RC features; "ph": run both
 strands and average; "none"), and for "ph" `reverse_complement(ids, mask)`; for MaskedLM also
 `lm_logits(hidden)` and `rc_logits(logits)`.

@@ -23,6 +23,8 @@ from pooling and attention, so appending padding leaves the valid outputs unchan
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -38,13 +40,58 @@ from dnaseq_cli.models.layers import (
     char_kmer_levels,
     masked_max_pool,
     pool_mask,
+    self_attention_words,
     sinusoidal,
 )
 from dnaseq_cli.models.rc import StrandAveragedBackbone
-from dnaseq_cli.models.registry import register
+from dnaseq_cli.models.registry import BackboneConfig, make_config, register
 
 
-@register("hybrid")
+@dataclass(frozen=True)
+class HybridConfig(BackboneConfig):
+    """Widths, the k-mer levels summed, the stem's kernel sizes, the pooling of each stage and the
+    transformer (``attention_window``: block-local attention over that many pooled tokens)."""
+
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    kmer_sizes: tuple[int, ...] = (1, 3, 5, 6)
+    stem_kernels: tuple[int, ...] = (3, 9, 19)
+    pool_sizes: tuple[int, ...] = (4, 4)
+    conv_kernel: int = 5
+    ff_mult: int = 4
+    dropout: float = 0.1
+    attention_window: int | None = None
+
+    def __post_init__(self) -> None:
+        if any(not 1 <= k <= 8 for k in self.kmer_sizes):
+            raise ValueError(f"kmer_sizes must lie in 1..8, got {self.kmer_sizes}")
+        self._set(
+            kmer_sizes=tuple(self.kmer_sizes),
+            stem_kernels=tuple(self.stem_kernels),
+            pool_sizes=tuple(self.pool_sizes),
+        )
+
+
+PRESETS = {
+    "tiny": {"d_model": 64, "n_layers": 2, "n_heads": 4},
+    "small": {"d_model": 128, "n_layers": 4, "n_heads": 4},
+    "base": {"d_model": 256, "n_layers": 6, "n_heads": 8},
+}
+
+
+def describe(config: dict[str, Any]) -> tuple[str, str]:
+    pools = config.get("pool_sizes") or []
+    factor = math.prod(pools) if pools else 1
+    return (
+        self_attention_words(config.get("attention_window"))
+        + f" over {factor}x pooled CNN features",
+        f"summed k-mer embeddings (k = {', '.join(map(str, config.get('kmer_sizes', [])))}), "
+        f"conv stem {config.get('stem_kernels')}, d_model {config.get('d_model')}",
+    )
+
+
+@register("hybrid", config=HybridConfig, presets=PRESETS, describe=describe)
 class HybridCNNTransformerBackbone(StrandAveragedBackbone, nn.Module):
     """Hierarchical k-mer embeddings -> multi-scale conv stem -> conv + pool stages -> transformer.
 
@@ -53,60 +100,33 @@ class HybridCNNTransformerBackbone(StrandAveragedBackbone, nn.Module):
 
     encoding: ClassVar[str] = "char"
 
-    def __init__(
-        self,
-        d_model: int = 128,
-        n_layers: int = 4,
-        n_heads: int = 4,
-        kmer_sizes: tuple[int, ...] | list[int] = (1, 3, 5, 6),
-        stem_kernels: tuple[int, ...] | list[int] = (3, 9, 19),
-        pool_sizes: tuple[int, ...] | list[int] = (4, 4),
-        conv_kernel: int = 5,
-        ff_mult: int = 4,
-        dropout: float = 0.1,
-        attention_window: int | None = None,
-    ) -> None:
+    def __init__(self, config: HybridConfig | None = None, **fields: Any) -> None:
         super().__init__()
-        if any(not 1 <= k <= 8 for k in kmer_sizes):
-            raise ValueError(f"kmer_sizes must lie in 1..8, got {kmer_sizes}")
-        self._config = dict(
-            d_model=d_model,
-            n_layers=n_layers,
-            n_heads=n_heads,
-            kmer_sizes=list(kmer_sizes),
-            stem_kernels=list(stem_kernels),
-            pool_sizes=list(pool_sizes),
-            conv_kernel=conv_kernel,
-            ff_mult=ff_mult,
-            dropout=dropout,
-            attention_window=attention_window,
-        )
+        self.config = cfg = make_config(HybridConfig, config, fields)
+        d_model = cfg.d_model
         self.d_output = d_model
-        self.kmer_sizes = list(kmer_sizes)
-        self.pool_sizes = list(pool_sizes)
+        self.kmer_sizes = list(cfg.kmer_sizes)
+        self.pool_sizes = list(cfg.pool_sizes)
         self.embeds = nn.ModuleList(
             nn.Embedding(CHAR_EMBED_ROWS if k == 1 else 4**k + 1, d_model) for k in self.kmer_sizes
         )
-        n = len(stem_kernels)
+        n = len(cfg.stem_kernels)
         widths = [d_model // n + (i < d_model % n) for i in range(n)]
         self.stem = nn.ModuleList(
             nn.Conv1d(d_model, w, ks, padding="same")
-            for w, ks in zip(widths, stem_kernels, strict=True)
+            for w, ks in zip(widths, cfg.stem_kernels, strict=True)
         )
         self.stem_norm = ChannelNorm(d_model)
         self.stage_convs = nn.ModuleList(
-            nn.Conv1d(d_model, d_model, conv_kernel, padding="same") for _ in self.pool_sizes
+            nn.Conv1d(d_model, d_model, cfg.conv_kernel, padding="same") for _ in self.pool_sizes
         )
         self.stage_norms = nn.ModuleList(ChannelNorm(d_model) for _ in self.pool_sizes)
-        self.drop = nn.Dropout(dropout)
+        self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(
-            TransformerBlock(d_model, n_heads, ff_mult, dropout, attention_window)
-            for _ in range(n_layers)
+            TransformerBlock(d_model, cfg.n_heads, cfg.ff_mult, cfg.dropout, cfg.attention_window)
+            for _ in range(cfg.n_layers)
         )
         self.norm = nn.LayerNorm(d_model)
-
-    def config(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, list) else v for k, v in self._config.items()}
 
     def embed(self, input_ids: Tensor, mask: Tensor) -> Tensor:
         """Summed hierarchical k-mer embeddings ``[B, L, D]`` (zero at padding)."""
@@ -186,4 +206,4 @@ class HybridCNNTransformerBackbone(StrandAveragedBackbone, nn.Module):
         return self.norm(x) * mask.unsqueeze(-1), mask
 
 
-__all__ = ["HybridCNNTransformerBackbone"]
+__all__ = ["HybridCNNTransformerBackbone", "HybridConfig"]

@@ -22,6 +22,7 @@ Returns ``[B, 1, F]`` and a one-position mask, like the backbones that pool alon
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -31,7 +32,7 @@ from dnaseq_cli.encode.motifs import motif_set
 from dnaseq_cli.encode.vocab import PAD_ID, reverse_complement_values
 from dnaseq_cli.models.layers import char_kmer_levels
 from dnaseq_cli.models.motif_scan import MotifScanner
-from dnaseq_cli.models.registry import register
+from dnaseq_cli.models.registry import BackboneConfig, make_config, register, written_when_set
 
 
 def reverse_complement_index(k: int) -> Tensor:
@@ -49,31 +50,51 @@ def kmer_frequencies(levels: Tensor, rc_index: Tensor) -> Tensor:
     return counts / counts.sum(1, keepdim=True).clamp(min=1.0)
 
 
-@register("kmer")
+@dataclass(frozen=True)
+class KmerConfig(BackboneConfig):
+    """k-mer sizes counted (sorted, each once), the GELU layer's width (0: none), its dropout and
+    the bundled motif set whose best-match scores join the profile (none by default)."""
+
+    kmer_sizes: tuple[int, ...] = (1, 2, 3, 4)
+    hidden_size: int = 0
+    dropout: float = 0.0
+    motifs: str | None = written_when_set(None)
+
+    def __post_init__(self) -> None:
+        if not self.kmer_sizes or any(not 1 <= k <= 8 for k in self.kmer_sizes):
+            raise ValueError(
+                f"kmer_sizes must be a non-empty list of k in 1..8, got {self.kmer_sizes}"
+            )
+        if self.hidden_size < 0:
+            raise ValueError(f"hidden_size must be >= 0, got {self.hidden_size}")
+        self._set(kmer_sizes=tuple(sorted(set(self.kmer_sizes))))
+
+
+PRESETS = {
+    "tiny": {"kmer_sizes": [1, 2, 3, 4], "hidden_size": 0},
+    "small": {"kmer_sizes": [1, 2, 3, 4, 5], "hidden_size": 0},
+    "base": {"kmer_sizes": [1, 2, 3, 4, 5, 6], "hidden_size": 64, "dropout": 0.2},
+}
+
+
+def describe(config: dict[str, Any]) -> tuple[str, str]:
+    ks = ", ".join(map(str, config.get("kmer_sizes", [])))
+    return "none (composition only)", f"strand-symmetric k-mer frequencies (k = {ks})"
+
+
+# Not one of the paper's models: `dnaseq compare --run` trains it only when --backbones names it.
+@register("kmer", config=KmerConfig, presets=PRESETS, describe=describe, compared=False)
 class KmerSpectrumBackbone(nn.Module):
     """Standardised strand-symmetric k-mer frequencies of the window: ``[B, 1, F]``."""
 
     encoding: ClassVar[str] = "char"
     rc_mode: ClassVar[str] = "none"  # invariant by construction: one pass, no strand averaging
 
-    def __init__(
-        self,
-        kmer_sizes: tuple[int, ...] | list[int] = (1, 2, 3, 4),
-        hidden_size: int = 0,
-        dropout: float = 0.0,
-        motifs: str | None = None,
-    ) -> None:
+    def __init__(self, config: KmerConfig | None = None, **fields: Any) -> None:
         super().__init__()
-        if not kmer_sizes or any(not 1 <= k <= 8 for k in kmer_sizes):
-            raise ValueError(f"kmer_sizes must be a non-empty list of k in 1..8, got {kmer_sizes}")
-        if hidden_size < 0:
-            raise ValueError(f"hidden_size must be >= 0, got {hidden_size}")
-        self._config = dict(
-            kmer_sizes=sorted(set(kmer_sizes)), hidden_size=hidden_size, dropout=dropout
-        )
-        if motifs is not None:
-            self._config["motifs"] = motifs
-        self.kmer_sizes = sorted(set(kmer_sizes))
+        self.config = cfg = make_config(KmerConfig, config, fields)
+        self.kmer_sizes = list(cfg.kmer_sizes)
+        motifs = cfg.motifs
         self.motif_scanner = MotifScanner(motif_set(motifs)) if motifs is not None else None
         n_features = sum(4**k for k in self.kmer_sizes)
         n_features += self.motif_scanner.n_motifs if self.motif_scanner is not None else 0
@@ -81,11 +102,13 @@ class KmerSpectrumBackbone(nn.Module):
         # parameters before this layer, so that average is the training set's own mean/variance.
         self.standardise = nn.BatchNorm1d(n_features, affine=False, momentum=None)
         self.hidden = (
-            nn.Sequential(nn.Linear(n_features, hidden_size), nn.GELU(), nn.Dropout(dropout))
-            if hidden_size
+            nn.Sequential(
+                nn.Linear(n_features, cfg.hidden_size), nn.GELU(), nn.Dropout(cfg.dropout)
+            )
+            if cfg.hidden_size
             else nn.Identity()
         )
-        self.d_output = hidden_size or n_features
+        self.d_output = cfg.hidden_size or n_features
         for k in self.kmer_sizes:  # fixed tables, built once (not saved: they follow from k)
             self.register_buffer(f"rc_index_{k}", reverse_complement_index(k), persistent=False)
 
@@ -93,11 +116,8 @@ class KmerSpectrumBackbone(nn.Module):
     def hidden_size(self) -> int:
         return self.d_output
 
-    def config(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, list) else v for k, v in self._config.items()}
-
     def config_dict(self) -> dict[str, Any]:
-        return self.config()
+        return self.config.to_dict()
 
     def profile(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
         """Raw (unstandardised) frequencies ``[B, F]``, levels concatenated in increasing k."""
@@ -122,4 +142,4 @@ class KmerSpectrumBackbone(nn.Module):
         return x[:, None, :], torch.ones(x.shape[0], 1, dtype=torch.bool, device=x.device)
 
 
-__all__ = ["KmerSpectrumBackbone", "kmer_frequencies", "reverse_complement_index"]
+__all__ = ["KmerConfig", "KmerSpectrumBackbone", "kmer_frequencies", "reverse_complement_index"]

@@ -198,3 +198,8 @@ class ChannelNorm(nn.LayerNorm):
 
     def forward(self, x: Tensor) -> Tensor:
         return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+def self_attention_words(window: int | None) -> str:
+    """The comparison table's words for :class:`SelfAttention` with ``window``."""
+    return "full self-attention" if window is None else f"block-local self-attention (w={window})"

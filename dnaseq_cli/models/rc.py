@@ -10,6 +10,8 @@ Token ids are right-padded: row ``b`` is valid on its first ``mask[b].sum()`` po
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -86,13 +88,14 @@ class StrandAveragedBackbone:
     rc_mode: str = "ph"
     d_output: int
     encoding: str
+    config: Any  # the backbone's config dataclass (a registry.BackboneConfig)
 
     @property
     def hidden_size(self) -> int:
         return self.d_output
 
     def config_dict(self) -> dict:
-        return self.config()  # type: ignore[attr-defined]
+        return self.config.to_dict()  # type: ignore[attr-defined]
 
     def reverse_complement(
         self, input_ids: Tensor, attention_mask: Tensor | None

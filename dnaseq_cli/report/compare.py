@@ -16,7 +16,7 @@ from typing import Any
 
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.report.paper_table import PAPER_COLUMNS
-from dnaseq_cli.report.run_description import describe_run
+from dnaseq_cli.report.run_description import DescribeBackbone, describe_run
 
 FORMATS = ("table", "tsv", "markdown", "json")
 MISSING = "n/r"  # not reported / not recorded
@@ -93,12 +93,13 @@ def _integer(value: Any) -> int | None:
     return None if number is None else int(number)
 
 
-def read_run(folder: Path) -> dict[str, Any]:
+def read_run(folder: Path, describe_backbone: DescribeBackbone | None = None) -> dict[str, Any]:
     """One measured row from a ``dnaseq train`` run folder.
 
     Multi-class runs report macro precision/recall/F1 (binary runs: those of the positive class).
     Throughput in training is the mean of the epochs' seq/s; the longest sequence is the window
-    length the run trained and tested on.
+    length the run trained and tested on. The attention and embeddings cells are worded by
+    ``describe_backbone`` (``dnaseq_cli.models.registry.describe``), 'n/r' without it.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -146,12 +147,14 @@ def read_run(folder: Path) -> dict[str, Any]:
         "train_seconds": _number(metrics.get("train_seconds")),
         "epochs_run": _integer(metrics.get("epochs_run")),
         "window_length": _integer(data.get("window_length", manifest.get("window_length"))),
-        **describe_run(run_config, checkpoint),
+        **describe_run(run_config, checkpoint, describe_backbone),
     }
 
 
-def measured_rows(folders: Sequence[Path]) -> list[dict[str, Any]]:
-    rows = [read_run(folder) for folder in folders]
+def measured_rows(
+    folders: Sequence[Path], describe_backbone: DescribeBackbone | None = None
+) -> list[dict[str, Any]]:
+    rows = [read_run(folder, describe_backbone) for folder in folders]
     names = [row["run"] for row in rows]
     if len(set(names)) < len(names):  # same folder name under different parents: keep them apart
         for row, folder in zip(rows, folders, strict=True):

@@ -8,58 +8,14 @@ never claims a mechanism the run did not use.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import Any
 
-
-def _blocks(config: dict[str, Any]) -> str:
-    return (
-        f"block-sparse: {config.get('window_blocks', 3)} window + "
-        f"{config.get('num_random_blocks', 3)} random + {config.get('num_global_blocks', 1)} "
-        f"global blocks of {config.get('block_size', 64)} tokens"
-    )
-
-
-def _self_attention(window: int | None) -> str:
-    return "full self-attention" if window is None else f"block-local self-attention (w={window})"
-
-
-def attention_and_embeddings(backbone: str | None, config: dict[str, Any]) -> tuple[str, str]:
-    """(attention mechanism, embeddings) of a backbone with its full constructor config."""
-    if backbone == "caduceus":
-        rc = " reverse-complement equivariant (RCPS)" if config.get("rcps") else ""
-        ssm = config.get("ssm_cfg") or {}
-        return (
-            f"none: bidirectional Mamba (selective SSM, d_state {ssm.get('d_state', 16)}){rc}",
-            f"base tokens, d_model {config.get('d_model')}",
-        )
-    if backbone == "bigbird":
-        return _blocks(config), f"3-mer tokens + rotary positions, d_model {config.get('d_model')}"
-    if backbone == "gnn":
-        local = str(config.get("local_layer", "gatv2")).upper()
-        attention = f"{local} message passing"
-        if config.get("global_attention", True):
-            attention += " + " + _self_attention(config.get("attention_window"))
-        if config.get("global_tokens"):
-            attention += f", {config['global_tokens']} summary tokens"
-        return attention, (
-            f"{config.get('k', 3)}-mer graph nodes + edge types, d_model {config.get('d_model')}"
-        )
-    if backbone == "hybrid":
-        pools = config.get("pool_sizes") or []
-        factor = math.prod(pools) if pools else 1
-        return (
-            _self_attention(config.get("attention_window"))
-            + f" over {factor}x pooled CNN features",
-            f"summed k-mer embeddings (k = {', '.join(map(str, config.get('kmer_sizes', [])))}), "
-            f"conv stem {config.get('stem_kernels')}, d_model {config.get('d_model')}",
-        )
-    if backbone == "cnn":
-        return "none (convolutions)", f"base embeddings, {config.get('embed_dim')} dims"
-    if backbone == "kmer":
-        ks = ", ".join(map(str, config.get("kmer_sizes", [])))
-        return "none (composition only)", f"strand-symmetric k-mer frequencies (k = {ks})"
-    return "n/r", "n/r"
+#: (backbone name or None, its full config) -> (attention mechanism, embeddings). Each backbone
+#: words its own cells (its ``@register(describe=...)``); the caller passes
+#: ``dnaseq_cli.models.registry.describe``, since report sits below models.
+DescribeBackbone = Callable[[str | None, dict[str, Any]], tuple[str, str]]
+NOT_RECORDED = ("n/r", "n/r")
 
 
 def class_imbalance(train: dict[str, Any]) -> str:
@@ -103,12 +59,19 @@ def training_optimisation(
     )
 
 
-def describe_run(run_config: dict[str, Any], checkpoint: dict[str, Any]) -> dict[str, str]:
-    """The five descriptive cells of a run (empty config pieces give 'n/r' words, not errors)."""
+def describe_run(
+    run_config: dict[str, Any],
+    checkpoint: dict[str, Any],
+    describe_backbone: DescribeBackbone | None = None,
+) -> dict[str, str]:
+    """The five descriptive cells of a run (empty config pieces give 'n/r' words, not errors);
+    without ``describe_backbone`` the attention and embeddings cells are 'n/r'."""
     model = run_config.get("model") or {}
     backbone = model.get("backbone") or checkpoint.get("backbone")
     config = {**(model.get("config") or {}), **(checkpoint.get("config") or {})}
-    attention, embeddings = attention_and_embeddings(backbone, config)
+    attention, embeddings = (
+        NOT_RECORDED if describe_backbone is None else describe_backbone(backbone, config)
+    )
     train = run_config.get("train") or {}
     described = {"attention": attention, "embeddings": embeddings}
     if train:

@@ -215,7 +215,7 @@ def test_windowed_model_rc_invariant_padding_safe_and_reloads(opts: dict, tmp_pa
 
 
 def test_default_config_has_no_new_keys_and_windowed_model_trains(fit_motif) -> None:
-    assert "global_tokens" not in tiny().config()  # earlier checkpoints' configs unchanged
+    assert "global_tokens" not in tiny().config_dict()  # earlier checkpoints' configs unchanged
     with pytest.raises(ValueError):
         tiny(global_tokens=2, global_attention=False)
     torch.manual_seed(0)

@@ -106,7 +106,7 @@ def test_kmer_backbone_with_motifs_is_strand_symmetric_and_reloads(tmp_path):
     factory.save(model, tmp_path / "ckpt", data={"task": "binary"})
     again = factory.load(tmp_path / "ckpt")
     assert torch.equal(model(ids, mask), again(ids, mask))
-    assert again.backbone.config()["motifs"] == "jaspar2024_vertebrates"
+    assert again.backbone.config_dict()["motifs"] == "jaspar2024_vertebrates"
 
 
 def test_unknown_motif_set_is_a_usage_error():

@@ -10,6 +10,7 @@ from dnaseq_runner import run_in_process
 from dnaseq_runner import run_subprocess as run_cli
 
 from dnaseq_cli.errors import InputError
+from dnaseq_cli.models import registry
 from dnaseq_cli.report.compare import MEASURED, read_run
 from dnaseq_cli.report.paper_table import PAPER_COLUMNS
 
@@ -216,7 +217,7 @@ def test_descriptive_columns_follow_what_each_run_used(compared):
     """attention/embeddings come from the run's full checkpoint config, the rest from its
     run_config.json: a row never claims a mechanism the run did not use."""
     out, _ = compared
-    cnn, hybrid = (read_run(out / name) for name in ("cnn", "hybrid"))
+    cnn, hybrid = (read_run(out / name, registry.describe) for name in ("cnn", "hybrid"))
     assert cnn["attention"] == "none (convolutions)"
     assert hybrid["attention"].startswith("full self-attention over")
     assert "summed k-mer embeddings" in hybrid["embeddings"]
@@ -234,11 +235,16 @@ def test_descriptions_of_every_backbone_and_training_option():
     from dnaseq_cli.report.run_description import describe_run
 
     expected = {"caduceus": "bidirectional Mamba", "bigbird": "block-sparse", "gnn": "GATV2",
-                "hybrid": "self-attention", "cnn": "convolutions"}  # fmt: skip
+                "hybrid": "self-attention", "cnn": "convolutions",
+                "kmer": "composition only"}  # fmt: skip
+    assert sorted(expected) == registry.available()  # every backbone describes itself
     for backbone, words in expected.items():
         config = factory.build_backbone(factory.model_spec(backbone, "tiny")).config_dict()
-        described = describe_run({"model": {"backbone": backbone}}, {"config": config})
+        run = {"model": {"backbone": backbone}}
+        described = describe_run(run, {"config": config}, registry.describe)
         assert words in described["attention"], (backbone, described)
+        assert describe_run(run, {"config": config})["attention"] == "n/r"  # no describer given
+    assert registry.describe("transformer", {}) == ("n/r", "n/r")
     train = {"balanced_sampling": True, "loss": "focal", "rc_augment": False, "shift_augment": 25,
              "lr": 0.001, "weight_decay": 0.01, "warmup_fraction": 0.05, "grad_clip": 1.0,
              "batch_size": 32, "grad_accum": 2, "patience": 0}  # fmt: skip

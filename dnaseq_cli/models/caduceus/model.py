@@ -167,7 +167,23 @@ class CaduceusMixerModel(nn.Module):
         return self.norm_f(residual.to(self.norm_f.weight.dtype))
 
 
-@register("caduceus")
+PRESETS = {
+    "tiny": {"d_model": 64, "n_layer": 2, "rcps": True},
+    "small": {"d_model": 128, "n_layer": 4, "rcps": True},
+    "base": {"d_model": 256, "n_layer": 8, "rcps": True},
+}
+
+
+def describe(config: dict[str, Any]) -> tuple[str, str]:
+    rc = " reverse-complement equivariant (RCPS)" if config.get("rcps") else ""
+    ssm = config.get("ssm_cfg") or {}
+    return (
+        f"none: bidirectional Mamba (selective SSM, d_state {ssm.get('d_state', 16)}){rc}",
+        f"base tokens, d_model {config.get('d_model')}",
+    )
+
+
+@register("caduceus", config=CaduceusConfig, presets=PRESETS, describe=describe)
 class CaduceusModel(nn.Module):
     """Caduceus backbone + (tied) LM head. forward -> hidden states (batch, L, hidden_size).
 
