@@ -31,7 +31,10 @@ def _rss_mb() -> float:
 
 
 def worker(args: argparse.Namespace) -> None:
+    from dnaseq_cli.allocator import keep_freed_memory
     from dnaseq_cli.models import build
+
+    keep_freed_memory()  # as the dnaseq command does at start
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -43,8 +43,11 @@ ROWS = [  # (label, backbone, size, overrides, caduceus scan)
 
 def worker(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(REPO))
+    from dnaseq_cli.allocator import keep_freed_memory
     from dnaseq_cli.encode.convert import convert_tokens
     from dnaseq_cli.models import factory
+
+    keep_freed_memory()  # as the dnaseq command does at start
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -9,7 +9,18 @@ from collections import defaultdict
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dnaseq_cli"
-GROUND = {"", "errors", "output", "records", "device", "threads", "shards", "checksums", "__main__"}
+GROUND = {
+    "",
+    "errors",
+    "output",
+    "records",
+    "device",
+    "threads",
+    "shards",
+    "checksums",
+    "allocator",
+    "__main__",
+}
 # what each package may import besides the ground floor (and itself)
 ALLOWED = {
     "io": set(),

@@ -17,6 +17,7 @@ import typer
 from typer._click import exceptions as click_exceptions
 
 from dnaseq_cli import __version__
+from dnaseq_cli.allocator import keep_freed_memory
 from dnaseq_cli.cli import compare as compare_cmd
 from dnaseq_cli.cli import ensemble as ensemble_cmd
 from dnaseq_cli.cli import explain as explain_cmd
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     args = sys.argv[1:] if argv is None else argv
     debug = _debug_requested(args)
+    keep_freed_memory()  # the models' large temporaries are reused, not page-faulted back in
     try:
         with _signals_unwind():
             code = app(args=args, prog_name="dnaseq", standalone_mode=False)

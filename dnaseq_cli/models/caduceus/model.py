@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from dnaseq_cli.allocator import heap_only
+
 from ..registry import register
 from .bimamba import BiMambaWrapper
 from .rcps import RCPSAddNormWrapper, RCPSEmbedding, RCPSLMHead, RCPSWrapper, RMSNorm, rc_hidden
@@ -248,7 +250,10 @@ class CaduceusModel(nn.Module):
                 m.scan_impl = impl
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
-        return self.backbone(input_ids, attention_mask)
+        if input_ids.is_cuda:
+            return self.backbone(input_ids, attention_mask)
+        with heap_only():  # long windows' activations are reused, not page-faulted in afresh
+            return self.backbone(input_ids, attention_mask)
 
     def lm_logits(self, hidden: Tensor) -> Tensor:
         """Per-position vocabulary logits (batch, L, vocab_size), float32."""
