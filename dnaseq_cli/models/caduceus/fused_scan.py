@@ -218,10 +218,31 @@ def scan_forward(
 
 @numba.njit(parallel=True, fastmath=True, error_model="numpy", cache=True)
 def scan_backward(
-    u, delta, a_t, b, c, delta_bias, softplus, dy, g_u, g_delta, g_a, g_b, g_c, reverse
+    u,
+    delta,
+    a_t,
+    b,
+    c,
+    delta_bias,
+    softplus,
+    gy,
+    z,
+    z_strides,
+    gate,
+    ungated,
+    d_skip,
+    g_u,
+    g_delta,
+    g_a,
+    g_b,
+    g_c,
+    g_z,
+    g_skip,
+    reverse,
 ):  # pragma: no cover - compiled
-    """Gradients of sum(dy * C.h) for :func:`scan_forward`'s states (dy: the gradient of the
-    output before the D skip and the gate); ``g_delta`` is for the raw delta (through softplus).
+    """Gradients of sum(gy * y) for :func:`scan_forward`'s y (gy (batch, L, d) contiguous), for
+    u, the raw delta (through softplus), A, B, C, z (``g_z``, when ``gate``; ``ungated`` is the
+    forward's output before the gate) and D (``g_skip`` (batch, d), to be summed over the batch).
 
     Per task: a forward pass keeps the state every ``CHECKPOINT_STEPS`` steps; then, segment by
     segment from the end, the segment's states and decays are recomputed and the adjoint
@@ -248,11 +269,19 @@ def scan_backward(
         dl = np.empty((seg_len, LANES), np.float32)
         du = np.empty((seg_len, LANES), np.float32)
         slope = np.empty((seg_len, LANES), np.float32)  # d step / d raw delta
+        dyb = np.empty((seg_len, LANES), np.float32)  # the gradient before the gate
+        zb = np.empty((seg_len, LANES), np.float32)
+        sb = np.empty((seg_len, LANES), np.float32)
+        skip = np.empty(LANES, np.float32)
+        g_sk = np.empty(LANES, np.float32)
         dyt = np.empty(LANES, np.float32)
         s = np.empty(LANES, np.float32)
         r = np.empty(LANES, np.float32)
         for block in range(worker, blocks, workers):
             d0 = block * LANES
+            for j in range(LANES):
+                skip[j] = d_skip[d0 + j]
+                g_sk[j] = 0
             for k in range(n):
                 for j in range(LANES):
                     a[k, j] = a_t[k, d0 + j]
@@ -279,6 +308,9 @@ def scan_backward(
                 _segment_steps(
                     u, delta, delta_bias, softplus, bi, d0, t0, m, reverse, dl, du, slope
                 )
+                _segment_gate(
+                    gy, z, z_strides, gate, ungated, bi, d0, t0, m, reverse, dyb, zb, sb, g_z
+                )
                 for i in range(m):  # recompute the segment's states and decays
                     t = _at(t0 + i, length, reverse)
                     for k in range(n):
@@ -291,7 +323,7 @@ def scan_backward(
                 for i in range(m - 1, -1, -1):
                     t = _at(t0 + i, length, reverse)
                     for j in range(LANES):
-                        dyt[j] = dy[bi, t, d0 + j]
+                        dyt[j] = dyb[i, j]
                         s[j] = 0
                         r[j] = 0
                     prev = states[i - 1] if i > 0 else starts[seg]
@@ -312,8 +344,39 @@ def scan_backward(
                         g_c[worker, bi, t, k] += gc
                         g_b[worker, bi, t, k] += gb
                     for j in range(LANES):
-                        g_u[bi, t, d0 + j] = s[j] * dl[i, j]
-                        g_delta[bi, t, d0 + j] = (s[j] * u[bi, t, d0 + j] + r[j]) * slope[i, j]
+                        ut = u[bi, t, d0 + j]
+                        g_u[bi, t, d0 + j] = s[j] * dl[i, j] + dyt[j] * skip[j]
+                        g_delta[bi, t, d0 + j] = (s[j] * ut + r[j]) * slope[i, j]
+                        g_sk[j] += dyt[j] * ut
+            for j in range(LANES):
+                g_skip[bi, d0 + j] = g_sk[j]
+
+
+@numba.njit(fastmath=True, error_model="numpy", cache=True)
+def _segment_gate(gy, z, z_strides, gate, ungated, bi, d0, t0, m, reverse, dyb, zb, sb, g_z):
+    """For ``m`` scan-order steps from ``t0``: the gradient before the gate, gy silu(z), into
+    ``dyb``, and the gate's gradient, gy ungated silu'(z), written to ``g_z`` (with ``gate``)."""
+    length = gy.shape[1]
+    if not gate:
+        for i in range(m):
+            t = _at(t0 + i, length, reverse)
+            for j in range(LANES):
+                dyb[i, j] = gy[bi, t, d0 + j]
+        return
+    for i in range(m):
+        row = bi * z_strides[0] + _at(t0 + i, length, reverse) * z_strides[1] + d0
+        for j in range(LANES):
+            zb[i, j] = z[row + j]
+            sb[i, j] = z[row + j]
+    _sigmoid_all(sb[:m])
+    for i in range(m):
+        t = _at(t0 + i, length, reverse)
+        for j in range(LANES):
+            g = gy[bi, t, d0 + j]
+            sg = sb[i, j]
+            zz = zb[i, j]
+            dyb[i, j] = g * zz * sg
+            g_z[bi, t, d0 + j] = g * ungated[bi, t, d0 + j] * sg * (1 + zz * (1 - sg))
 
 
 @numba.njit(fastmath=True, error_model="numpy", cache=True)

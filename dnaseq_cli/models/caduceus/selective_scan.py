@@ -426,37 +426,38 @@ class _FusedScanFn(torch.autograd.Function):
         lanes = kernels.LANES
         bsz, d, length = u.shape
         n = A.shape[1]
-        gy = _rows(grad_out, lanes)  # (b, L, d): every per-token product below is row-major
+        gy = _rows(grad_out, lanes).contiguous()  # (b, L, d padded)
         u_r = _rows(u, lanes)
-        gy_pre = gy  # the gradient of the output before the gate: C.h + D u
-        if z is not None:
-            z_r = _rows(z, lanes)
-            gy_pre = gy * F.silu(z_r)
-        gy_pre = gy_pre.contiguous()
+        gated = z is not None
+        z_flat, z_strides = _flat(_rows(z, lanes) if gated else gy)
+        g_z = torch.empty_like(gy) if gated else gy  # unwritten without the gate
+        if ungated is None:  # z wants no gradient: g_z is computed and dropped
+            ungated = gy
         _numba_threads()
         workers = max(1, -(-numba.get_num_threads() // bsz))  # tasks = batch x workers
-        g_u, g_raw = torch.empty_like(gy_pre), torch.empty_like(gy_pre)
-        g_a = gy_pre.new_empty(bsz, n, gy_pre.shape[2])
-        g_b = gy_pre.new_zeros(workers, bsz, length, n)
-        g_c = gy_pre.new_zeros(workers, bsz, length, n)
+        g_u, g_raw = torch.empty_like(gy), torch.empty_like(gy)
+        g_a = gy.new_empty(bsz, n, gy.shape[2])
+        g_b = gy.new_zeros(workers, bsz, length, n)
+        g_c = gy.new_zeros(workers, bsz, length, n)
+        g_skip = gy.new_empty(bsz, gy.shape[2])
         kernels.scan_backward(
             *(x.numpy() for x in (u_r, _rows(delta, lanes), _lanes_of(A, lanes))),
             *(x.numpy() for x in (_rows(B, 1), _rows(C, 1))),
             _lanes(delta_bias, d, lanes).numpy(),
             ctx.delta_softplus,
-            gy_pre.numpy(),
-            *(x.numpy() for x in (g_u, g_raw, g_a, g_b, g_c)),
+            gy.numpy(),
+            z_flat.numpy(),
+            np.array(z_strides[:2], dtype=np.int64),
+            gated,
+            ungated.contiguous().numpy(),
+            _lanes(D, d, lanes).numpy(),
+            *(x.numpy() for x in (g_u, g_raw, g_a, g_b, g_c, g_z, g_skip)),
             ctx.reverse,
         )
-        grad_d = grad_z = None
-        if D is not None:
-            skip = _lanes(D, d, lanes)
-            g_u.addcmul_(gy_pre, skip)
-            grad_d = (gy_pre * u_r).sum((0, 1))[:d].to(D.dtype)
-        if z is not None and ungated is not None:  # kept when z needs its gradient
-            sig = torch.sigmoid(z_r)
-            grad_z = gy * ungated * sig * (1 + z_r * (1 - sig))
-            grad_z = grad_z[:, :, :d].transpose(1, 2).to(z.dtype)
+        grad_d = None if D is None else g_skip.sum(0)[:d].to(D.dtype)
+        grad_z = None
+        if gated and ctx.needs_input_grad[6]:
+            grad_z = g_z[:, :, :d].transpose(1, 2).to(z.dtype)
         grad_bias = None if delta_bias is None else g_raw.sum((0, 1))[:d].to(delta_bias.dtype)
         return (
             g_u[:, :, :d].transpose(1, 2).to(u.dtype),
