@@ -54,11 +54,13 @@ def _relative_gap(a: torch.Tensor, b: torch.Tensor) -> float:
 @pytest.mark.parametrize(
     ("batch", "channels", "n", "length", "softplus", "reverse", "parts"),
     [
-        (2, 32, 16, 300, True, False, ("D", "z", "delta_bias")),  # crosses a 256-step checkpoint
+        (2, 32, 16, 300, True, False, ("D", "z", "delta_bias")),
         (2, 32, 16, 300, True, True, ("D", "z", "delta_bias")),
         (3, 24, 8, 70, False, False, ()),  # 24 channels: padded to 32 lanes; no D, z or bias
         (1, 16, 4, 1, True, True, ("z",)),
-        (1, 48, 16, 600, True, True, ("D", "delta_bias")),  # three segments, no gate
+        (1, 48, 16, 600, True, True, ("D", "delta_bias")),  # one whole segment, no gate
+        (2, 16, 8, 1300, True, True, ("D", "z", "delta_bias")),  # six 256-step segments
+        (1, 16, 8, 1300, True, False, ()),
     ],
 )
 def test_forward_and_gradients_match_the_float64_reference(
