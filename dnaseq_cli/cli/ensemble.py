@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one
 from dnaseq_cli.cli.console import stderr_console
 from dnaseq_cli.errors import InputError
+from dnaseq_cli.models.checkpoint import read_spec
 from dnaseq_cli.output import check_folder_output
 from dnaseq_cli.predict.ensemble import (
     MemberSource,
@@ -38,9 +38,10 @@ def member_names(folders: list[Path]) -> list[str]:
     names = []
     for folder in folders:
         try:
-            names.append(str(json.loads((folder / "config.json").read_text())["backbone"]))
-        except (OSError, ValueError, KeyError, TypeError):  # the loader names what is wrong
-            names.append("member")
+            backbone = read_spec(folder, check=False).raw["backbone"]
+        except (InputError, KeyError):  # the loader names what is wrong
+            backbone = "member"
+        names.append(str(backbone))
     if len(set(names)) == len(names):
         return names
     return [f"{name}_{i}" for i, name in enumerate(names)]

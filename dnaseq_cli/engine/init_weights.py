@@ -7,7 +7,6 @@ keeps its fresh (seeded) initialisation.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,14 @@ from torch import nn
 
 from dnaseq_cli.checksums import file_sha256
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.models.registry import CONFIG_NAME, WEIGHTS_NAME
+from dnaseq_cli.models.checkpoint import (
+    CONFIG_NAME,
+    DNASEQ,
+    ENSEMBLE,
+    WEIGHTS_NAME,
+    load_checkpoint,
+    read_spec,
+)
 
 
 def read_backbone_spec(path: Path) -> dict[str, Any]:
@@ -24,19 +30,19 @@ def read_backbone_spec(path: Path) -> dict[str, Any]:
     if not Path(path).is_dir() or not config_file.is_file():
         raise InputError("--init must be a checkpoint folder with config.json", path=path)
     try:
-        spec = json.loads(config_file.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(f"cannot read config.json: {error}", path=config_file) from None
-    if spec.get("format") == "dnaseq-ensemble":
+        spec = read_spec(path, check=False)  # its fields are checked when it is loaded
+    except InputError as error:
+        raise InputError(f"cannot read config.json: {error.reason}", path=config_file) from None
+    if spec.format == ENSEMBLE:
         raise InputError(
             "--init takes one checkpoint, not an ensemble; pass one of its members/NAME folders",
             path=path,
         )
-    if spec.get("format") != "dnaseq" or "backbone" not in spec or "config" not in spec:
+    if spec.format != DNASEQ or "backbone" not in spec.raw or "config" not in spec.raw:
         raise InputError("--init: not a dnaseq checkpoint (no backbone config)", path=config_file)
     if not (Path(path) / WEIGHTS_NAME).is_file():
         raise InputError(f"--init: {WEIGHTS_NAME} is missing", path=path)
-    return {"backbone": spec["backbone"], "config": dict(spec["config"])}
+    return {"backbone": spec.raw["backbone"], "config": dict(spec.raw["config"])}
 
 
 def spec_from_init(
@@ -78,7 +84,6 @@ def load_pretrained(model: nn.Module, path: Path) -> dict[str, Any]:
 
     Returns what run_config.json records about the initialisation."""
     from dnaseq_cli.models.heads import SequenceClassifier
-    from dnaseq_cli.models.registry import load_checkpoint
 
     path = Path(path)
     read_backbone_spec(path)

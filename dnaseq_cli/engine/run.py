@@ -46,7 +46,7 @@ from dnaseq_cli.engine.trainer import (
     seed_everything,
 )
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.models.registry import RUN_CHECKPOINT_DIR
+from dnaseq_cli.models.checkpoint import RUN_CHECKPOINT_DIR
 from dnaseq_cli.output import atomic_path
 from dnaseq_cli.report.metrics import describe_not_finite, not_finite
 from dnaseq_cli.report.plots import run_plots

@@ -1,16 +1,8 @@
 """Model registry, shared heads and backbones (`build("caduceus", ...)`)."""
 
+from .checkpoint import load_checkpoint, save_checkpoint
 from .heads import MaskedLM, SequenceClassifier, SequenceHead, masked_mean
-from .registry import (
-    Backbone,
-    BackboneConfig,
-    available,
-    build,
-    get,
-    load_checkpoint,
-    register,
-    save_checkpoint,
-)
+from .registry import Backbone, BackboneConfig, available, build, get, register
 
 __all__ = [
     "Backbone",

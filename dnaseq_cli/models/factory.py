@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.models import registry
+from dnaseq_cli.models import checkpoint, registry
 from dnaseq_cli.models.heads import SequenceClassifier
 from dnaseq_cli.models.rc import complement_ids_for, reverse_complement_ids
 
@@ -64,10 +64,10 @@ def rc_function(encoding: str) -> Callable[[Tensor, Tensor], tuple[Tensor, Tenso
 
 def save(model: nn.Module, folder: Path, data: dict[str, Any] | None = None) -> None:
     """Write a checkpoint folder; its config.json records the weights' sha256."""
-    registry.save_checkpoint(model, folder, data=data)
+    checkpoint.save_checkpoint(model, folder, data=data)
 
 
 def load(folder: Path, device: str | torch.device = "cpu") -> nn.Module:
     """Load a checkpoint folder, checked first: a damaged or hand-edited folder is an InputError
     naming the file and the field, never a traceback or a model that scores wrongly."""
-    return registry.load_checkpoint(folder, map_location=device)
+    return checkpoint.load_checkpoint(folder, map_location=device)

@@ -13,9 +13,8 @@ import numpy as np
 import torch
 
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.models.registry import checkpoint_in
+from dnaseq_cli.models.checkpoint import CONFIG_NAME, CheckpointSpec, checkpoint_in
 from dnaseq_cli.predict import zoo
-from dnaseq_cli.predict.ensemble import is_ensemble, load_ensemble
 from dnaseq_cli.predict.zoo import DEFAULT_MODEL
 
 #: ``--model bundled:NAME`` names a bundled model even where a folder NAME exists.
@@ -58,7 +57,7 @@ def resolve_model_path(model: str | Path | None) -> Path:
     """
     if model is None:
         path = bundled_model_dir()
-        if not (path / "config.json").exists():
+        if not (path / CONFIG_NAME).exists():
             raise InputError(
                 "the bundled default model is missing from this installation; pass --model FOLDER"
             )
@@ -84,45 +83,32 @@ def resolve_model_path(model: str | Path | None) -> Path:
             path=path,
         )
     path = checkpoint_in(path)  # a run folder from dnaseq train: its checkpoint/
-    if not (path / "config.json").exists():
-        raise InputError("not a checkpoint folder: config.json is missing", path=path)
+    if not (path / CONFIG_NAME).exists():
+        raise InputError(f"not a checkpoint folder: {CONFIG_NAME} is missing", path=path)
     return path
 
 
-def _read_info(path: Path, window: int | None) -> tuple[ModelInfo, dict]:
+def _read_info(path: Path, window: int | None) -> tuple[ModelInfo, CheckpointSpec]:
     """What the folder's config.json says the model reads and predicts, once its fields are checked.
 
     ``--window`` gives the window of a model that records none (a Hugging Face folder); for a
     model that records one it may only repeat it: a model trained on 500-bp windows scores
     1000-bp windows without complaint, but the scores mean nothing."""
-    from dnaseq_cli.models.caduceus.hf_format import check_hf_config
-    from dnaseq_cli.models.registry import (
-        CONFIG_NAME,
-        check_spec,
-        checkpoint_kind,
-        field_error,
-        read_config,
-    )
-    from dnaseq_cli.predict.ensemble import check_ensemble_spec
+    from dnaseq_cli.models.checkpoint import field_error, read_spec
 
-    spec = read_config(path)
-    config_file = path / CONFIG_NAME
-    kind = checkpoint_kind(spec, config_file)
-    {"dnaseq": check_spec, "ensemble": check_ensemble_spec, "hf": check_hf_config}[kind](
-        spec, config_file
-    )
-    data = spec.get("data") or {}
-    backbone = "caduceus" if kind == "hf" else spec.get("backbone", "?")
-    if kind == "ensemble":
-        backbone = "ensemble of " + ", ".join(m["name"] for m in spec["members"])
-    if spec.get("task") == "masked_lm":
+    spec = read_spec(path)
+    data = spec.data
+    backbone = spec.backbone or "?"
+    if spec.is_ensemble:
+        backbone = "ensemble of " + ", ".join(m["name"] for m in spec.raw["members"])
+    if spec.task == "masked_lm":
         task = "masked_lm"
     else:
-        task = data.get("task") or "binary"
-    recorded = data.get("window_length")
+        task = data.task or "binary"
+    recorded = data.window_length
     if window is not None and recorded is not None and window != recorded:
         field_error(
-            config_file,
+            spec.config_file,
             "data.window_length",
             f"is {recorded}: the model reads {recorded}-bp windows, so --window {window} "
             f"cannot be used with it (leave --window out, or give --window {recorded})",
@@ -134,20 +120,14 @@ def _read_info(path: Path, window: int | None) -> tuple[ModelInfo, dict]:
             "pass --window N",
             path=path,
         )
-    encoding = data.get("model_encoding") or ("char" if kind != "dnaseq" else None)
-    if encoding is None:
-        from dnaseq_cli.models.factory import encoding_of
-
-        encoding = encoding_of(backbone, spec.get("config"))
-    classes = tuple(str(c) for c in data.get("classes") or ())
     return (
         ModelInfo(
             path=path,
             backbone=backbone,
             task=task,
-            classes=classes,
+            classes=data.classes,
             window_length=int(length),
-            model_encoding=encoding,
+            model_encoding=spec.model_encoding(),
         ),
         spec,
     )
@@ -169,8 +149,8 @@ class WindowScorer:
         window: int | None = None,
     ) -> None:
         from dnaseq_cli.device import resolve_device
+        from dnaseq_cli.models.checkpoint import load_checkpoint
         from dnaseq_cli.models.heads import MaskedLM, SequenceClassifier
-        from dnaseq_cli.models.registry import load_checkpoint
 
         path = resolve_model_path(model)
         self.info, spec = _read_info(path, window)
@@ -178,8 +158,9 @@ class WindowScorer:
         if batch_size < 1:
             raise InputError(f"--batch-size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
-        if is_ensemble(spec):  # members convert the char ids themselves
-            self.classifier, self.lm = load_ensemble(path, spec, self.device), None
+        if spec.is_ensemble:  # members convert the char ids themselves
+            self.classifier = load_checkpoint(path, map_location=self.device, ensembles=True)
+            self.lm = None
             return
         try:
             loaded = load_checkpoint(path, map_location=self.device)

@@ -1,4 +1,4 @@
-"""registry.load_checkpoint checks a folder before trusting it: config.json fields by type and
+"""checkpoint.load_checkpoint checks a folder before trusting it: config.json fields by type and
 range, the weights' recorded sha256, and tensors that fit the model the config describes.
 
 Every problem is an InputError whose path is the file at fault and whose message names the field.
@@ -14,15 +14,15 @@ import torch
 
 from dnaseq_cli.checksums import file_sha256
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.models import factory, registry
-from dnaseq_cli.models.heads import MaskedLM
-from dnaseq_cli.models.registry import (
+from dnaseq_cli.models import checkpoint, factory
+from dnaseq_cli.models.checkpoint import (
     CONFIG_NAME,
     WEIGHTS_HASH_KEY,
     WEIGHTS_NAME,
     check_spec,
     load_checkpoint,
 )
+from dnaseq_cli.models.heads import MaskedLM
 
 BACKBONES = ["caduceus", "bigbird", "gnn", "hybrid", "cnn", "kmer"]
 
@@ -124,4 +124,4 @@ def test_kmer_constructor_errors_become_config_errors(tmp_path):
 def test_an_ensemble_folder_is_not_a_single_checkpoint(tmp_path):
     (tmp_path / CONFIG_NAME).write_text(json.dumps({"format": "dnaseq-ensemble", "members": []}))
     with pytest.raises(InputError, match="ensemble"):
-        registry.load_checkpoint(tmp_path)
+        checkpoint.load_checkpoint(tmp_path)

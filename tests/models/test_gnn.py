@@ -195,7 +195,7 @@ def test_windowed_gnn_on_8k_nodes_keeps_attention_scores_linear(monkeypatch, g: 
 @pytest.mark.parametrize("opts", [{"attention_window": 4}, {"attention_window": 4, "global_tokens": 2},
                                   {"global_tokens": 3}])  # fmt: skip
 def test_windowed_model_rc_invariant_padding_safe_and_reloads(opts: dict, tmp_path) -> None:
-    from dnaseq_cli.models.registry import load_checkpoint, save_checkpoint
+    from dnaseq_cli.models.checkpoint import load_checkpoint, save_checkpoint
 
     model = tiny(**opts)
     ids, mask = batch(SEQS)

@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from dnaseq_cli.checksums import file_sha256
 from dnaseq_cli.models.caduceus.hf_format import save_hf_checkpoint
-from dnaseq_cli.models.registry import WEIGHTS_HASH_KEY
+from dnaseq_cli.models.checkpoint import WEIGHTS_HASH_KEY
 from dnaseq_cli.predict.ensemble import MemberSource, build_ensemble
 from dnaseq_cli.predict.model import WindowScorer, bundled_model_dir
 

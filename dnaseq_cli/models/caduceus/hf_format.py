@@ -25,17 +25,20 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ...errors import InputError
-from ..heads import SequenceClassifier, SequenceHead
-from ..registry import (
+from ..checkpoint import (
     CONFIG_NAME,
+    HF_CADUCEUS,
+    CheckpointSpec,
     check_fields,
     check_finite,
-    config_fields,
     field_error,
     load_weights_into,
     read_config,
     read_safetensors,
+    register_format,
 )
+from ..heads import SequenceClassifier, SequenceHead
+from ..registry import config_fields
 from .model import CaduceusConfig, CaduceusModel
 
 _DNASEQ_ONLY = {"scan_chunk_size"}
@@ -290,3 +293,10 @@ def save_hf_checkpoint(
     else:
         torch.save(state, folder / "pytorch_model.bin")
     return folder
+
+
+def _load(spec: CheckpointSpec, map_location: str | torch.device) -> nn.Module:
+    return load_hf_checkpoint(spec.path, map_location=map_location)
+
+
+register_format(HF_CADUCEUS, check=check_hf_config, load=_load)
