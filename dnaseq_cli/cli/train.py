@@ -274,11 +274,7 @@ def train(
             )
 
     def build_model(n_out: int):
-        if objective:
-            from dnaseq_cli.models.heads import MaskedLM
-
-            return MaskedLM(factory.build_backbone(spec))
-        return factory.build_classifier(spec, n_out=n_out)
+        return factory.build_model(spec, n_out, objective)
 
     if dry_run:
         model = build_model(2)
@@ -406,11 +402,9 @@ def _train_on(
     """Train ``dataset`` into ``run_dir``."""
     from dnaseq_cli.engine.run import train_run
     from dnaseq_cli.engine.trainer import TrainConfig
-    from dnaseq_cli.models import factory
 
     backbone = spec["backbone"]
     config = TrainConfig(**settings)
-    encoding = factory.encoding_of(backbone, spec["config"])
     show = not quiet and sys.stderr.isatty()
     progress = Progress(
         TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
@@ -435,10 +429,7 @@ def _train_on(
 
     with progress, _interruptible(output):
         result = train_run(
-            dataset, run_dir, build_model=build_model,
-            encoding=encoding, rc_fn=factory.rc_function(encoding),
-            save_checkpoint=factory.save, load_checkpoint=factory.load, model_spec=spec,
-            config=config, device=device_obj, resume=resume, on_epoch=epoch_done, progress=advance,
+            dataset, run_dir, model_spec=spec, config=config, device=device_obj, resume=resume, on_epoch=epoch_done, progress=advance,
             dist=ctx, objective=objective, init=init, time_limit=time_limit,
         )  # fmt: skip
     if not quiet:

@@ -33,16 +33,10 @@ def train_backbones(
     for index, (backbone, spec) in enumerate(specs.items()):
         if on_start:
             on_start(backbone, index)
-        encoding = factory.encoding_of(backbone, spec["config"])
         results.append(
             train_run(
                 dataset,
                 out_dir / backbone,
-                build_model=lambda n_out, spec=spec: factory.build_classifier(spec, n_out=n_out),
-                encoding=encoding,
-                rc_fn=factory.rc_function(encoding),
-                save_checkpoint=factory.save,
-                load_checkpoint=factory.load,
                 model_spec=spec,
                 config=config,
                 device=device,

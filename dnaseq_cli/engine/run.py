@@ -46,7 +46,8 @@ from dnaseq_cli.engine.trainer import (
     seed_everything,
 )
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.models.checkpoint import RUN_CHECKPOINT_DIR
+from dnaseq_cli.models import factory
+from dnaseq_cli.models.checkpoint import RUN_CHECKPOINT_DIR, load_checkpoint, save_checkpoint
 from dnaseq_cli.output import atomic_path
 from dnaseq_cli.report.metrics import describe_not_finite, not_finite
 from dnaseq_cli.report.plots import run_plots
@@ -247,11 +248,6 @@ def train_run(
     dataset: Dataset,
     run_dir: Path,
     *,
-    build_model: Callable[[int], torch.nn.Module],
-    encoding: str,
-    rc_fn,
-    save_checkpoint: Callable[..., None],
-    load_checkpoint: Callable[[Path], torch.nn.Module],
     model_spec: dict[str, Any],
     config: TrainConfig,
     device: torch.device,
@@ -265,12 +261,15 @@ def train_run(
 ) -> RunResult:
     """Train, select the best epoch on validation, evaluate it on test, write the run folder.
 
-    ``objective="masked_lm"``: ``build_model`` returns a MaskedLM and labels are ignored.
+    ``model_spec`` (from :func:`~dnaseq_cli.models.factory.model_spec`) says what to build.
+    ``objective="masked_lm"``: the model is a MaskedLM and labels are ignored.
     ``init``: a checkpoint folder whose backbone (and head, when it fits) weights start the run.
     ``time_limit``: seconds of training (this invocation) after which no new epoch is started.
     Under torchrun (``dist``) every rank trains; only rank 0 writes and returns test metrics.
     """
     check_trainable(dataset, objective)
+    encoding = factory.encoding_of(model_spec["backbone"], model_spec["config"])
+    rc_fn = factory.rc_function(encoding)
     state_path = run_dir / STATE_FILE
     if resume and not state_path.exists():
         raise InputError("nothing to resume: no last_state.pt in the run folder", path=run_dir)
@@ -296,7 +295,7 @@ def train_run(
     _reset_peak_memory(device)
     seed_everything(config.seed)
     n_out = 1 if task == "regression" else len(dataset.manifest.get("classes") or [])
-    model = build_model(n_out)
+    model = factory.build_model(model_spec, n_out, objective)
     init_record = None
     if init is not None:
         from dnaseq_cli.engine.init_weights import load_pretrained
@@ -335,7 +334,7 @@ def train_run(
     if not dist.is_main:
         return RunResult(run_dir, {}, state.history, parameters)
     return _finish(
-        trainer, dataset, run_dir, load_checkpoint=load_checkpoint, device=device, task=task,
+        trainer, dataset, run_dir, device=device, task=task,
         state=state, parameters=parameters, train_seconds=train_seconds,
     )  # fmt: skip
 
@@ -385,7 +384,6 @@ def _finish(
     dataset: Dataset,
     run_dir: Path,
     *,
-    load_checkpoint: Callable[[Path], torch.nn.Module],
     device: torch.device,
     task: str,
     state,

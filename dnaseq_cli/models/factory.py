@@ -2,20 +2,19 @@
 
 ``model_spec(backbone, size, overrides)`` resolves a size preset (declared by the backbone's
 ``@register`` call) into a JSON-able spec that is stored in the run folder;
-``build_classifier(spec, n_out)`` turns it into backbone + shared head.
+``build_classifier(spec, n_out)`` turns it into backbone + shared head. Checkpoint folders are
+saved and loaded by :mod:`dnaseq_cli.models.checkpoint`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.models import checkpoint, registry
+from dnaseq_cli.models import registry
 from dnaseq_cli.models.heads import SequenceClassifier
 from dnaseq_cli.models.rc import complement_ids_for, reverse_complement_ids
 
@@ -47,6 +46,15 @@ def build_classifier(spec: dict[str, Any], n_out: int) -> nn.Module:
     return SequenceClassifier.create(build_backbone(spec), n_out)
 
 
+def build_model(spec: dict[str, Any], n_out: int, objective: str | None = None) -> nn.Module:
+    """The model a run trains: a classifier, or a masked LM for ``objective="masked_lm"``."""
+    if objective:
+        from dnaseq_cli.models.heads import MaskedLM
+
+        return MaskedLM(build_backbone(spec))
+    return build_classifier(spec, n_out=n_out)
+
+
 def encoding_of(backbone: str, config: dict[str, Any] | None = None) -> str:
     """The token encoding a backbone reads (the GNN's follows its ``k``)."""
     return registry.encoding_of(backbone, config)
@@ -60,14 +68,3 @@ def rc_function(encoding: str) -> Callable[[Tensor, Tensor], tuple[Tensor, Tenso
         return reverse_complement_ids(ids, mask, complement.to(ids.device))
 
     return reverse_complement
-
-
-def save(model: nn.Module, folder: Path, data: dict[str, Any] | None = None) -> None:
-    """Write a checkpoint folder; its config.json records the weights' sha256."""
-    checkpoint.save_checkpoint(model, folder, data=data)
-
-
-def load(folder: Path, device: str | torch.device = "cpu") -> nn.Module:
-    """Load a checkpoint folder, checked first: a damaged or hand-edited folder is an InputError
-    naming the file and the field, never a traceback or a model that scores wrongly."""
-    return checkpoint.load_checkpoint(folder, map_location=device)

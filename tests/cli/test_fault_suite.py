@@ -35,7 +35,7 @@ from dnaseq_runner import run_in_process
 
 from dnaseq_cli.cli.app import app
 from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
-from dnaseq_cli.models import factory
+from dnaseq_cli.models import checkpoint, factory
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -49,7 +49,7 @@ def _write_model(folder: Path, n_out: int = 2) -> None:
     torch.manual_seed(0)
     spec = factory.model_spec("cnn", "tiny")
     model = factory.build_classifier(spec, n_out).eval()
-    factory.save(
+    checkpoint.save_checkpoint(
         model,
         folder,
         data={

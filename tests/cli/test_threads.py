@@ -62,10 +62,10 @@ def test_threads_option_is_used_by_predict(tiny_model_for_threads):
 
 @pytest.fixture
 def tiny_model_for_threads(tmp_path):
-    from dnaseq_cli.models import factory
+    from dnaseq_cli.models import checkpoint, factory
 
     spec = factory.model_spec("cnn", "tiny")
-    factory.save(factory.build_classifier(spec, 2), tmp_path / "m", data={
+    checkpoint.save_checkpoint(factory.build_classifier(spec, 2), tmp_path / "m", data={
         "task": "binary", "classes": ["0", "1"], "window_length": 50, "stored_encoding": "char",
         "model_encoding": factory.encoding_of("cnn")})  # fmt: skip
     return tmp_path / "m"

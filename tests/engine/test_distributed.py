@@ -24,7 +24,7 @@ from dnaseq_cli.engine.distributed import (
     shard,
 )
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.models import factory
+from dnaseq_cli.models import checkpoint
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
 
@@ -124,7 +124,7 @@ def test_two_processes_train_one_run_folder(tiny_table, tmp_path):
     metrics = json.loads((run / "test_metrics.json").read_text())
     assert metrics["n"] == 6 and metrics["epochs_run"] == 2
     # rank 0 evaluated the whole test split: a single process scoring it gets the same numbers
-    model = factory.load(run / "checkpoint")
+    model = checkpoint.load_checkpoint(run / "checkpoint")
     dataset = load_dataset(run / "dataset")
     ids = torch.as_tensor(np.asarray(dataset.tokens[dataset.split("test")]), dtype=torch.long)
     with torch.inference_mode():

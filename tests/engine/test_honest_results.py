@@ -4,8 +4,10 @@ by the validation loss."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -15,6 +17,7 @@ from dnaseq_runner import run_in_process as run_cli
 from torch import nn
 
 from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
+from dnaseq_cli.engine import run as engine_run
 from dnaseq_cli.engine.run import check_trainable, train_run
 from dnaseq_cli.engine.trainer import STATE_FILE, TrainConfig, Trainer
 from dnaseq_cli.errors import InputError
@@ -46,14 +49,22 @@ def cohn(tmp_path_factory):
 
 
 def run(dataset, run_dir: Path, config: TrainConfig, **options):
-    """train_run with a tiny CNN on the CPU; ``options`` override the callables."""
-    arguments = dict(
-        build_model=lambda n_out: factory.build_classifier(SPEC, n_out=n_out),
-        encoding=ENCODING, rc_fn=factory.rc_function(ENCODING), save_checkpoint=factory.save,
-        load_checkpoint=factory.load, model_spec=SPEC, config=config, device=torch.device("cpu"),
-    )  # fmt: skip
-    arguments.update(options)
-    return train_run(dataset, run_dir, **arguments)
+    """train_run with a tiny CNN on the CPU; ``options`` replace what it builds, saves and loads
+    (``build_model(n_out)``, ``save_checkpoint``, ``load_checkpoint``)."""
+    hooks = {
+        "save_checkpoint": (engine_run, "save_checkpoint"),
+        "load_checkpoint": (engine_run, "load_checkpoint"),
+        "build_model": (factory, "build_model"),
+    }
+    with contextlib.ExitStack() as stack:
+        for name, value in options.items():
+            owner, attribute = hooks[name]
+            if name == "build_model":
+                value = (lambda build: lambda spec, n_out, objective=None: build(n_out))(value)
+            stack.enter_context(mock.patch.object(owner, attribute, value))
+        return train_run(
+            dataset, run_dir, model_spec=SPEC, config=config, device=torch.device("cpu")
+        )
 
 
 class NaNModel(nn.Module):

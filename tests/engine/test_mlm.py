@@ -15,7 +15,7 @@ from dnaseq_cli.checksums import file_sha256
 from dnaseq_cli.encode.vocab import A_ID, CLS_ID, MASK_ID, N_ID, PAD_ID, T_ID
 from dnaseq_cli.engine.init_weights import load_pretrained
 from dnaseq_cli.engine.mlm import IGNORE, mask_tokens, masked_nll
-from dnaseq_cli.models import factory
+from dnaseq_cli.models import checkpoint, factory
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
 WINDOW = 64
@@ -111,7 +111,7 @@ def labelled(tmp_path_factory):
 
 
 def test_init_starts_the_classifier_from_the_pretrained_backbone(pretrained):
-    source = factory.load(pretrained / "checkpoint")
+    source = checkpoint.load_checkpoint(pretrained / "checkpoint")
     spec = json.loads((pretrained / "checkpoint" / "config.json").read_text())
     torch.manual_seed(0)
     model = factory.build_classifier({"backbone": "caduceus", "config": spec["config"]}, n_out=2)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dnaseq_cli.models import factory
+from dnaseq_cli.models import checkpoint, factory
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
 WINDOW = 120
@@ -19,7 +19,7 @@ def save_model(
     spec = factory.model_spec(backbone, "tiny", overrides or None)
     model = factory.build_classifier(spec, n_out).eval()
     task = "binary" if n_out == 2 else ("regression" if n_out == 1 else "multiclass")
-    factory.save(
+    checkpoint.save_checkpoint(
         model,
         folder,
         data={

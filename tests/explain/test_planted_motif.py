@@ -12,7 +12,7 @@ import torch
 
 from dnaseq_cli.explain.gradients import GradientExplainer
 from dnaseq_cli.explain.ism import ism_windows
-from dnaseq_cli.models import factory
+from dnaseq_cli.models import checkpoint, factory
 from dnaseq_cli.predict.model import WindowScorer
 
 LENGTH, MOTIF, FLANK = 100, "GGGATTTCCC", 5
@@ -49,7 +49,7 @@ def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("planted") / "hybrid"
     data = {"task": "binary", "classes": ["0", "1"], "window_length": LENGTH,
             "stored_encoding": "char", "model_encoding": "char"}  # fmt: skip
-    factory.save(model.eval(), folder, data=data)
+    checkpoint.save_checkpoint(model.eval(), folder, data=data)
     return WindowScorer(folder, device="cpu", batch_size=512)
 
 

@@ -30,7 +30,7 @@ BACKBONES = ["caduceus", "bigbird", "gnn", "hybrid", "cnn", "kmer"]
 def _save(folder: Path, backbone: str = "cnn", n_out: int = 2, **data) -> Path:
     torch.manual_seed(0)
     model = factory.build_classifier(factory.model_spec(backbone, "tiny"), n_out).eval()
-    factory.save(model, folder, data=data or None)
+    checkpoint.save_checkpoint(model, folder, data=data or None)
     return folder
 
 
@@ -52,9 +52,9 @@ def test_every_backbone_writes_a_config_that_passes_its_own_checks(tmp_path, nam
 def test_masked_lm_and_bare_backbone_checkpoints_load(tmp_path):
     torch.manual_seed(0)
     backbone = factory.build_backbone(factory.model_spec("caduceus", "tiny"))
-    factory.save(MaskedLM(backbone), tmp_path / "mlm", data={"task": "masked_lm"})
+    checkpoint.save_checkpoint(MaskedLM(backbone), tmp_path / "mlm", data={"task": "masked_lm"})
     assert isinstance(load_checkpoint(tmp_path / "mlm"), MaskedLM)
-    factory.save(backbone, tmp_path / "bare")
+    checkpoint.save_checkpoint(backbone, tmp_path / "bare")
     assert type(load_checkpoint(tmp_path / "bare")) is type(backbone)
 
 

@@ -11,7 +11,7 @@ import torch
 from dnaseq_cli.encode.motifs import Motif, best_score, log_odds, motif_set, read_jaspar
 from dnaseq_cli.encode.tokens import encode_batch_chars
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.models import factory
+from dnaseq_cli.models import checkpoint, factory
 from dnaseq_cli.models.motif_scan import MotifScanner
 from dnaseq_cli.models.rc import complement_ids_for, reverse_complement_ids
 
@@ -103,8 +103,8 @@ def test_kmer_backbone_with_motifs_is_strand_symmetric_and_reloads(tmp_path):
     profile = model.backbone.profile(ids, mask)
     assert profile.shape == (2, 4 + 16 + 64 + 256 + 879)
     assert torch.allclose(profile, model.backbone.profile(rc_ids, rc_mask), atol=1e-6)
-    factory.save(model, tmp_path / "ckpt", data={"task": "binary"})
-    again = factory.load(tmp_path / "ckpt")
+    checkpoint.save_checkpoint(model, tmp_path / "ckpt", data={"task": "binary"})
+    again = checkpoint.load_checkpoint(tmp_path / "ckpt")
     assert torch.equal(model(ids, mask), again(ids, mask))
     assert again.backbone.config_dict()["motifs"] == "jaspar2024_vertebrates"
 

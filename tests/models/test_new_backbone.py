@@ -20,7 +20,7 @@ from dnaseq_runner import run_in_process
 
 from dnaseq_cli.encode.tokens import encode_batch_chars
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.models import factory, registry
+from dnaseq_cli.models import checkpoint, factory, registry
 
 TOY = Path(__file__).with_name("toy_backbone.py")
 EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
@@ -51,11 +51,11 @@ def test_factory_builds_saves_checks_and_loads_a_new_backbone(toy, tmp_path):
     mask = ids != 4
     before = model(ids, mask)
     folder = tmp_path / "ckpt"
-    factory.save(model, folder, data={"task": "binary"})
+    checkpoint.save_checkpoint(model, folder, data={"task": "binary"})
     saved = json.loads((folder / "config.json").read_text())
     assert saved["backbone"] == "toy"
     assert saved["config"] == {"d_model": 16, "kernel_size": 5}  # dropout unset: not written
-    again = factory.load(folder)
+    again = checkpoint.load_checkpoint(folder)
     assert isinstance(again.backbone, toy.ToyBackbone) and again.backbone.config == toy.ToyConfig(
         d_model=16, kernel_size=5
     )
@@ -71,7 +71,7 @@ def test_factory_builds_saves_checks_and_loads_a_new_backbone(toy, tmp_path):
         edited["config"].update(change)
         (folder / "config.json").write_text(json.dumps(edited))
         with pytest.raises(InputError, match=needle):
-            factory.load(folder)
+            checkpoint.load_checkpoint(folder)
 
 
 def test_compare_run_trains_and_describes_a_new_backbone(toy, tmp_path):
@@ -89,7 +89,7 @@ def test_compare_run_trains_and_describes_a_new_backbone(toy, tmp_path):
     assert row["backbone"] == "toy" and row["size"] == "tiny"
     assert row["attention"] == "none (one convolution)"
     assert row["embeddings"] == "base embeddings, d_model 8"
-    loaded = factory.load(tmp_path / "out" / "toy" / "checkpoint")
+    loaded = checkpoint.load_checkpoint(tmp_path / "out" / "toy" / "checkpoint")
     assert isinstance(loaded.backbone, toy.ToyBackbone)
 
 

@@ -10,7 +10,7 @@ import torch
 
 from dnaseq_cli.encode.convert import convert_tokens, pad_id_for
 from dnaseq_cli.encode.tokens import encode_batch_chars
-from dnaseq_cli.models import factory, registry
+from dnaseq_cli.models import checkpoint, factory, registry
 
 SEQS = ["ACGTTGCAAGTCCGATNACGTAGGCTAGCTAGGATCCA" * 3, "GGGATTACAGATTACA" * 4, "ACGT" * 9]
 
@@ -29,10 +29,10 @@ def test_checkpoint_folder_round_trip(tmp_path, name):
     ids = convert_tokens(torch.as_tensor(chars), "char", encoding)
     mask = ids != pad_id_for(encoding)
     before = model(ids, mask)
-    factory.save(model, tmp_path / "ckpt")
+    checkpoint.save_checkpoint(model, tmp_path / "ckpt")
     saved = json.loads((tmp_path / "ckpt" / "config.json").read_text())
     assert saved["format"] == "dnaseq" and saved["backbone"] == name
-    again = factory.load(tmp_path / "ckpt")
+    again = checkpoint.load_checkpoint(tmp_path / "ckpt")
     assert type(again) is type(model)
     assert torch.equal(again(ids, mask), before)
     assert before.shape == (3, 3) and torch.isfinite(before).all()

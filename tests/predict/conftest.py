@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dnaseq_cli.models import factory
+from dnaseq_cli.models import checkpoint, factory
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
 WINDOW = 200
@@ -17,7 +17,7 @@ def save_model(folder: Path, backbone: str = "cnn", n_out: int = 2, window: int 
     model = factory.build_classifier(spec, n_out).eval()
     classes = [str(i) for i in range(n_out)] if n_out > 1 else []
     task = "binary" if n_out == 2 else ("regression" if n_out == 1 else "multiclass")
-    factory.save(
+    checkpoint.save_checkpoint(
         model,
         folder,
         data={
