@@ -49,21 +49,27 @@ def cohn(tmp_path_factory):
 
 
 def run(dataset, run_dir: Path, config: TrainConfig, **options):
-    """train_run with a tiny CNN on the CPU; ``options`` replace what it builds, saves and loads
-    (``build_model(n_out)``, ``save_checkpoint``, ``load_checkpoint``)."""
+    """train_run with a tiny CNN on the CPU; ``options`` go to train_run, except ``build_model``
+    (``n_out -> model``), ``save_checkpoint`` and ``load_checkpoint``, which replace what it
+    builds, saves and loads."""
     hooks = {
         "save_checkpoint": (engine_run, "save_checkpoint"),
         "load_checkpoint": (engine_run, "load_checkpoint"),
         "build_model": (factory, "build_model"),
     }
     with contextlib.ExitStack() as stack:
-        for name, value in options.items():
+        for name in set(options) & set(hooks):
             owner, attribute = hooks[name]
+            value = options.pop(name)
             if name == "build_model":
                 value = (lambda build: lambda spec, n_out, objective=None: build(n_out))(value)
             stack.enter_context(mock.patch.object(owner, attribute, value))
         return train_run(
-            dataset, run_dir, model_spec=SPEC, config=config, device=torch.device("cpu")
+            dataset,
+            run_dir,
+            config=config,
+            device=torch.device("cpu"),
+            **{"model_spec": SPEC, **options},
         )
 
 

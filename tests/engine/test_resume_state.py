@@ -156,6 +156,4 @@ def test_a_state_of_another_model_is_an_input_error(cohn, tmp_path):  # noqa: F8
     run(cohn, folder, TrainConfig(epochs=1, batch_size=16))
     kmer = factory.model_spec("kmer", "tiny")
     with pytest.raises(InputError, match=f"{STATE_FILE} does not fit this run's model"):
-        run(cohn, folder, TrainConfig(epochs=2), resume=True,
-            build_model=lambda n_out: factory.build_classifier(kmer, n_out=n_out),
-            encoding=factory.encoding_of("kmer"), model_spec=kmer)  # fmt: skip
+        run(cohn, folder, TrainConfig(epochs=2), resume=True, model_spec=kmer)
