@@ -15,21 +15,31 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers
 _MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # glibc's ceiling on 64-bit systems
 _TRIM_THRESHOLD = 1 << 30
 
 
-def keep_freed_memory() -> bool:
-    """Ask glibc to keep freed blocks up to 32 MiB for reuse; False where that is not possible."""
+@functools.cache
+def _mallopt() -> Callable[[int, int], int] | None:
+    """glibc's ``mallopt``, looked up once (the lookup runs a subprocess); None without it."""
     name = ctypes.util.find_library("c")
     try:
         mallopt = ctypes.CDLL(name).mallopt
     except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS): nothing to tune
-        return False
+        return None
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return mallopt
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed blocks up to 32 MiB for reuse; False where that is not possible."""
+    mallopt = _mallopt()
+    if mallopt is None:
+        return False
     return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)) and bool(
         mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
     )
@@ -45,13 +55,10 @@ def heap_only() -> Iterator[None]:
     reused too. Why: a 131k-token Caduceus forward allocates ~60 activations of 128 MiB, each
     page-faulted and zero-filled afresh (13 s; 8.4 s with them reused, peak 1.7 -> 2.1 GB). Scoped
     to that forward, since a heap that never unmaps could hold on to other commands' peaks."""
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError, TypeError):
+    mallopt = _mallopt()
+    if mallopt is None:
         yield
         return
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     mallopt(_M_MMAP_MAX, 0)
     try:
         yield
