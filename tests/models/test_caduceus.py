@@ -297,6 +297,22 @@ def test_padding_does_not_change_outputs(rcps: bool, side: str) -> None:
     assert (clf(batch, bmask)[0] - clf(ids)[0]).abs().max() < 1e-5
 
 
+def test_full_window_mask_takes_the_unmasked_path() -> None:
+    """The trainer always sends a mask; when every token is real the mixers get none (the fused
+    scan then projects dt itself), with the same result as the masked path."""
+    clf = SequenceClassifier.create(_model(rcps=True), 2).eval()
+    ids = _ids(2, 29)
+    seen: list[object] = []
+    mamba = next(m for m in clf.modules() if hasattr(m, "scan_impl"))
+    hook = mamba.register_forward_pre_hook(lambda _m, args: seen.append(args[1]))
+    full = clf(ids, torch.ones_like(ids, dtype=torch.bool))
+    hook.remove()
+    assert seen and all(mask is None for mask in seen)
+    half = torch.ones_like(ids, dtype=torch.bool)
+    half[1, 20:] = False
+    assert (full[0] - clf(ids, half)[0]).abs().max() < 1e-5  # row 0 is full in both batches
+
+
 # ---------------------------------------------------------------- registry and checkpoints
 
 
