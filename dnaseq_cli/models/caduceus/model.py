@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dnaseq_cli.allocator import heap_only
@@ -76,13 +77,19 @@ class CaduceusConfig:
 
 
 def _rcps_norm(norm: nn.Module, x: Tensor) -> Tensor:
+    """The norm on the forward half and, in its own orientation, on the RC half. A per-position
+    norm commutes with the length flip, so the RC half only needs the channel-flipped weight: an
+    RMSNorm does both halves as one (..., 2, d) tensor, without flipped copies or a cat."""
     d = x.shape[-1] // 2
+    if isinstance(norm, RMSNorm):
+        weight = torch.stack([norm.weight, norm.weight.flip(0)]).float()
+        halves = F.rms_norm(x.float().unflatten(-1, (2, d)), (d,), eps=norm.eps) * weight
+        return halves.flatten(-2).to(norm.weight.dtype)
     return torch.cat([norm(x[..., :d]), rc_hidden(norm(rc_hidden(x[..., d:])))], dim=-1)
 
 
 def _swap_halves(x: Tensor) -> Tensor:
-    d = x.shape[-1] // 2
-    return torch.cat([x[..., d:], x[..., :d]], dim=-1)
+    return x.unflatten(-1, (2, x.shape[-1] // 2)).flip(-2).flatten(-2)
 
 
 class CaduceusBlock(nn.Module):
