@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from dnaseq_cli import __version__
 
@@ -57,7 +60,7 @@ def _synopsis(prog: str, command) -> str:
     return f"\\fB{_escape(prog)}\\fR [\\fIOPTIONS\\fR] " + " ".join(args)
 
 
-def render_page(prog: str, command, subcommands: dict | None = None) -> str:
+def render_page(prog: str, command, subcommands: Mapping[str, Any] | None = None) -> str:
     """One man page (roff) for ``prog``; the top-level page also lists the subcommands."""
     title = prog.replace(" ", "-")
     help_text = _plain(command.help)
@@ -103,6 +106,7 @@ def generate(out_dir: str | Path) -> list[Path]:
     from dnaseq_cli.cli.app import app
 
     root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)  # the app has subcommands
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pages = {"dnaseq.1": render_page("dnaseq", root, root.commands)}

@@ -483,7 +483,6 @@ def _interruptible(run_dir: Path):
         raise
 
 
-@contextlib.contextmanager
 def _check_augmentation(
     shift: int, shuffled: float, augment: str, gan_steps: int, gan_samples: int | None
 ) -> None:

@@ -88,7 +88,7 @@ def infer_task(labels: Iterable[object]) -> tuple[str, list[str]]:
     return ("binary" if len(classes) == 2 else "multiclass"), classes
 
 
-def _class_key(label: object, numeric: bool) -> str:
+def _class_key(label: str | float, numeric: bool) -> str:
     return str(int(round(float(label)))) if numeric else str(label)
 
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -95,7 +96,8 @@ def _encoder(
         ids = encode_kmers(window.sequence, k, stride=kmer_stride)
         if not window.valid.all():
             invalid = np.lib.stride_tricks.sliding_window_view(~window.valid, k)[::kmer_stride]
-            ids[invalid.any(axis=1)[: len(ids)]] = pad
+            # a 2-D array reduced along an axis (numpy's stubs allow a scalar)
+            ids[cast(np.ndarray, invalid.any(axis=1))[: len(ids)]] = pad
         return ids
 
     return encode_kmer, kmer_stride, k
@@ -186,8 +188,8 @@ def load_windows(options: PreprocessOptions) -> _Loaded:
             "mixing BED inputs with FASTA/table inputs in one dataset is not supported"
         )
     if sequence_batches:
-        lengths = [len(r) for _, _, batch in sequence_batches for r in batch]
-        window = options.window or max(lengths)
+        record_lengths = [len(r) for _, _, batch in sequence_batches for r in batch]
+        window = options.window or max(record_lengths)
         for _, split, batch in sequence_batches:
             cut = list(record_windows(batch, window=window, stride=options.stride))
             windows.extend(cut)
@@ -281,13 +283,13 @@ def preprocess(
     out_dir: Path,
     *,
     overwrite: bool = False,
-    progress: Callable[[int, int], Callable[[int], None]] | None = None,
+    progress: Callable[[int], Callable[[int], None]] | None = None,
 ) -> Dataset:
     """Build the dataset folder atomically: on any error nothing is left at ``out_dir``.
 
     ``overwrite`` (``--force``) replaces an earlier dnaseq folder, never one holding other files
     or an input (:func:`dnaseq_cli.output.check_folder_output`, checked before any work).
-    ``progress(total, ...)`` may return a callback advanced once per encoded window.
+    ``progress(total)`` returns a callback advanced once per encoded window.
     """
     inputs = [*options.inputs, *options.val_inputs, *options.test_inputs, options.reference]
     check_folder_output(out_dir, force=overwrite, inputs=inputs)

@@ -102,7 +102,7 @@ def chromosome_split(
     if not val_chroms and val_fraction > 0:
         rest = np.flatnonzero(~is_test)
         inner = stratified_split(
-            [labels[i] for i in rest], val_fraction=val_fraction, test_fraction=0.0, seed=seed
+            [labels[int(i)] for i in rest], val_fraction=val_fraction, test_fraction=0.0, seed=seed
         )
         assignment[rest] = inner
     return assignment.astype(str)

@@ -8,7 +8,7 @@ reversed and the right padding stays where it is.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -18,6 +18,10 @@ from dnaseq_cli.io.sequence_utils import reverse_complement as rc_str
 from dnaseq_cli.io.sequence_utils import reverse_complement_bytes
 
 
+@overload
+def reverse_complement(seq: str) -> str: ...
+@overload
+def reverse_complement(seq: bytes) -> bytes: ...
 def reverse_complement(seq: str | bytes) -> str | bytes:
     """Reverse complement keeping case and IUPAC codes (the readers' implementation)."""
     if isinstance(seq, str):
@@ -44,13 +48,13 @@ def _reverse_valid(x: Any, lengths: Any, axis: int) -> Any:
         if axis == -2:
             index = index.unsqueeze(-1).expand(*index.shape, x.shape[-1])
         return torch.gather(x, axis, index)
-    lens = np.asarray(lengths, dtype=np.int64)
-    steps = np.arange(length)
-    index = lens[..., None] - 1 - steps
-    index = np.where(index >= 0, index, steps)
+    lens_np = np.asarray(lengths, dtype=np.int64)
+    steps_np = np.arange(length)
+    index_np = lens_np[..., None] - 1 - steps_np
+    index_np = np.where(index_np >= 0, index_np, steps_np)
     if axis == -2:
-        index = index[..., None]
-    return np.take_along_axis(x, index, axis=axis)
+        index_np = index_np[..., None]
+    return np.take_along_axis(x, index_np, axis=axis)
 
 
 def _map_ids(ids: Any, table: np.ndarray) -> Any:

@@ -218,11 +218,11 @@ def encode_kmers(
 def _kmer_block(codes: np.ndarray, k: int, stride: int, out: np.ndarray) -> None:
     """Write the ids of all k-mers of one block of base codes (0..3 ACGT, 4 other) into ``out``."""
     work = np.uint8 if k <= 3 else np.uint16  # max id 5 + 4**k - 1 fits
-    bad: np.ndarray | None = codes > 3
-    if bad.any():
+    bad: np.ndarray | None = None  # the common case (no N): skip all flag work
+    flagged = codes > 3
+    if flagged.any():
         codes = codes & np.uint8(3)
-    else:
-        bad = None  # the common case: skip all flag work
+        bad = flagged
     if stride == 1:
         value, flag = _sliding_values(codes, bad, k)
     else:
@@ -232,7 +232,7 @@ def _kmer_block(codes: np.ndarray, k: int, stride: int, out: np.ndarray) -> None
         for o in range(1, k):  # loop over offsets within a k-mer (Horner), each a whole-block pass
             np.multiply(value, work(4), out=value)
             np.bitwise_or(value, codes[o : o + span : stride], out=value)
-            if flag is not None:
+            if flag is not None and bad is not None:  # both or neither
                 np.logical_or(flag, bad[o : o + span : stride], out=flag)
     np.add(value, work(KMER_OFFSET), out=out, dtype=work, casting="unsafe")
     if flag is not None:

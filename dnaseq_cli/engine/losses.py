@@ -20,6 +20,8 @@ def inverse_frequency_weights(labels: np.ndarray, n_classes: int) -> torch.Tenso
 class FocalLoss(nn.Module):
     """Focal loss (Lin et al. 2017): down-weights easy examples by ``(1 - p_t) ** gamma``."""
 
+    weight: Tensor | None  # a buffer: per-class weights
+
     def __init__(self, gamma: float = 2.0, weight: Tensor | None = None) -> None:
         super().__init__()
         self.gamma = gamma

@@ -17,7 +17,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,7 +165,7 @@ def _numpy_array_globals() -> list[Any]:
     try:
         from numpy._core.multiarray import _reconstruct
     except ImportError:  # numpy < 2
-        from numpy.core.multiarray import _reconstruct
+        from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
     allowed: list[Any] = [_reconstruct, np.ndarray, np.dtype]
     if tuple(int(part) for part in torch.__version__.split(".")[:2]) >= (2, 6):  # aliases
         for name in ("numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct"):
@@ -271,7 +271,9 @@ def averaged_copy(model: nn.Module, decay: float) -> AveragedModel:
     """
 
     @torch.no_grad()
-    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], count: Any) -> None:
+    def update(
+        averaged: Sequence[torch.Tensor], current: Sequence[torch.Tensor], count: torch.Tensor | int
+    ) -> None:
         # warm-up: early on the average must not remember the random initial weights for long
         n = int(count)
         weight = 1.0 - min(decay, (1.0 + n) / (10.0 + n))
@@ -384,7 +386,11 @@ class Trainer:
         weights = self._balance_weights()
         if weights is not None:
             sampler = WeightedRandomSampler(
-                torch.as_tensor(weights), len(weights), replacement=True, generator=generator
+                # torch's stub says Sequence[float]; the sampler takes any 1-D weights
+                torch.as_tensor(weights),  # type: ignore[arg-type]
+                len(weights),
+                replacement=True,
+                generator=generator,
             )
             return DataLoader(
                 self.train_rows, self.config.batch_size, sampler=sampler, collate_fn=self.collate
@@ -452,7 +458,8 @@ class Trainer:
         offset = 104729 * self.dist.rank
         generator = torch.Generator().manual_seed(self.config.seed * 7919 + epoch + offset)
         masking = torch.Generator().manual_seed(self.config.seed * 7723 + epoch + 1 + offset)
-        total, count, sequences = 0.0, 0, 0
+        # counts, summed over ranks as floats (exact: far below 2**53)
+        total, count, sequences = 0.0, 0.0, 0.0
         seen: list[int] = []
         self.optimizer.zero_grad(set_to_none=True)
         loader = self.train_loader(epoch)

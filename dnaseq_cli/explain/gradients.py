@@ -40,8 +40,11 @@ tensor to differentiate: :func:`check_differentiable` refuses them, naming the b
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from os import PathLike
+from typing import cast
 
 import numpy as np
 import torch
@@ -82,14 +85,18 @@ class _Site:
         """The site's output ``[N, L, D]`` for char ids ``[N, L]`` (padding masked), unhooked."""
         if self.module is not None:
             return self.module(ids)
+        assert self.method is not None  # a site is a module or a method
         return getattr(self.owner, self.method)(ids, ids != PAD_ID)
 
 
-def _sites_of(classifier: nn.Module, encoding: str, path: object) -> list[_Site]:
+def _sites_of(
+    classifier: nn.Module, encoding: str, path: str | PathLike[str] | None
+) -> list[_Site]:
     members = getattr(classifier, "members", None)
     if members is not None:  # an ensemble: every member's sites, in call order
         sites = []
-        for member, member_encoding in zip(members, classifier.encodings, strict=True):
+        encodings = cast("list[str]", classifier.encodings)  # an EnsembleClassifier's
+        for member, member_encoding in zip(members, encodings, strict=True):
             sites += _sites_of(member, member_encoding, path)
         return sites
     backbone = getattr(classifier, "backbone", None)
@@ -114,7 +121,9 @@ def _sites_of(classifier: nn.Module, encoding: str, path: object) -> list[_Site]
     raise InputError(f"no per-base embedding found in the {name} backbone{hint}", path=path)
 
 
-def check_differentiable(classifier: nn.Module, encoding: str, path: object = None) -> None:
+def check_differentiable(
+    classifier: nn.Module, encoding: str, path: str | PathLike[str] | None = None
+) -> None:
     """Exit 2 (naming the backbone) unless gradients can reach a per-base input."""
     _sites_of(classifier, encoding, path)
 
@@ -140,7 +149,7 @@ class _Injector:
     def active(self, queue: list[Tensor] | None) -> Iterator[None]:
         self.queue = None if queue is None else list(queue)
         self.recorded, self.called = [], []
-        undo = []
+        undo: list[Callable[[], object]] = []
         for site in self.sites:
             if site.module is not None:
                 hook = site.module.register_forward_hook(
@@ -148,15 +157,17 @@ class _Injector:
                 )
                 undo.append(hook.remove)
             else:
-                original = getattr(site.owner, site.method)
+                method = site.method
+                assert method is not None  # a site is a module or a method
+                original = getattr(site.owner, method)
 
                 def replaced(
                     input_ids: Tensor, *args, _original=original, _site=site, **kwargs
                 ) -> Tensor:
                     return self._after(_site, input_ids, _original(input_ids, *args, **kwargs))
 
-                setattr(site.owner, site.method, replaced)
-                undo.append(lambda owner=site.owner, m=site.method: delattr(owner, m))
+                setattr(site.owner, method, replaced)
+                undo.append(functools.partial(delattr, site.owner, method))
         try:
             yield
         finally:
@@ -280,10 +291,10 @@ class GradientExplainer:
         ``correct`` applies the gradient correction to input x gradient."""
         from captum.attr import InputXGradient, IntegratedGradients, Saliency
 
-        inputs, recorded = self._record(ids)
+        natural, recorded = self._record(ids)
         called = list(self.injector.called)
         maps = _position_maps(ids, recorded)
-        inputs = tuple(x.clone().requires_grad_(True) for x in inputs)
+        inputs = tuple(x.clone().requires_grad_(True) for x in natural)
         extra = (ids[None],)
         with torch.no_grad():
             value = float(self._forward(*inputs, ids[None])[0])

@@ -287,7 +287,7 @@ def explain(
 
         write_hits(explained, options.motif_hits, options.motif_bed)
     if options.plot_dir is not None:
-        _write_plots(explained, options, inputs)
+        _write_plots(explained, options.plot_dir, options, inputs)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -323,14 +323,16 @@ def _write_npz(target: str, explained: list[Explained], options: ExplainOptions)
         "gradient_correction": np.array(options.gradient_correction),
     }
     with open_output(target, binary=True) as handle:
-        np.savez_compressed(handle, **arrays)
+        np.savez_compressed(handle, allow_pickle=True, **arrays)
 
 
-def _write_plots(explained: list[Explained], options: ExplainOptions, inputs: list) -> None:
+def _write_plots(
+    explained: list[Explained], plot_dir: Path, options: ExplainOptions, inputs: list
+) -> None:
     from dnaseq_cli.explain.plots import plot_window
 
     used: dict[str, int] = {}
-    with output_directory(options.plot_dir, force=options.force, inputs=inputs) as folder:
+    with output_directory(plot_dir, force=options.force, inputs=inputs) as folder:
         for item in explained:
             stem = _safe_name(item.window.name if options.per_window else item.record)
             used[stem] = used.get(stem, 0) + 1

@@ -129,6 +129,7 @@ def _transfer(
         offset = 0
     if size is not None and offset == size:
         return  # complete already: only the checks remain
+    total: int | None
     if urlsplit(url).scheme.lower() == "file":
         stream, start, total = _open_local(url, offset)
     else:

@@ -15,7 +15,7 @@ import sys
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import AnyStr, BinaryIO
+from typing import Any, AnyStr, BinaryIO, cast
 
 from dnaseq_cli.errors import InputError
 
@@ -124,7 +124,7 @@ def _stdin_binary() -> BinaryIO:
 
 
 @contextlib.contextmanager
-def open_binary(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+def open_binary(path: str | os.PathLike[str]) -> Iterator[io.BufferedReader[Any]]:
     """Open ``path`` (or stdin for ``-``) for binary reading; gzip/bgzip is decompressed.
 
     The stream supports ``peek`` so callers can sniff the first bytes without consuming them.
@@ -135,30 +135,32 @@ def open_binary(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         replay = io.BufferedReader(PrefixedStream(head, raw), _BUFFER_SIZE)
         if is_gzip_bytes(head):
             gz = gzip.GzipFile(fileobj=replay, mode="rb")
-            with io.BufferedReader(gz, _BUFFER_SIZE) as stream:  # type: ignore[arg-type]
-                yield stream  # type: ignore[misc]
+            with io.BufferedReader(gz, _BUFFER_SIZE) as stream:
+                yield stream
         else:
-            yield replay  # type: ignore[misc]
+            yield replay
         return
     p = check_readable(path)
     try:
-        fh = open(p, "rb", buffering=_BUFFER_SIZE)
+        # typeshed types a binary open() with a non-literal buffering as BinaryIO; a buffered
+        # read is always a BufferedReader.
+        fh = cast("io.BufferedReader[Any]", open(p, "rb", buffering=_BUFFER_SIZE))
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror or exc}", path=p) from exc
     with fh:
         if is_gzip_bytes(fh.peek(2)[:2]):
             gz = gzip.GzipFile(fileobj=fh, mode="rb")
-            with io.BufferedReader(gz, _BUFFER_SIZE) as stream:  # type: ignore[arg-type]
-                yield stream  # type: ignore[misc]
+            with io.BufferedReader(gz, _BUFFER_SIZE) as stream:
+                yield stream
         else:
-            yield fh  # type: ignore[misc]
+            yield fh
 
 
 @contextlib.contextmanager
 def open_text(path: str | os.PathLike[str]) -> Iterator[io.TextIOWrapper]:
     """Open ``path`` as UTF-8 text (undecodable bytes replaced, universal newlines)."""
     with open_binary(path) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline=None)  # type: ignore[arg-type]
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline=None)
         try:
             yield text
         finally:

@@ -96,7 +96,7 @@ def read_labelled_table(
     try:
         with open_binary(path) as fh:
             if delimiter is None:
-                head = fh.peek(1 << 16)  # type: ignore[attr-defined]
+                head = fh.peek(1 << 16)
                 first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
                 delimiter = _sniff_delimiter(first)
             frame = pd.read_csv(

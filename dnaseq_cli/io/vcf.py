@@ -21,7 +21,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from dnaseq_cli.io._open import (
     DECOMPRESSION_ERRORS,
     STDIN,
     PrefixedStream,
+    _stdin_binary,
     check_readable,
     display_name,
     is_bgzf_bytes,
@@ -230,7 +230,7 @@ def _readable_copy(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 def _copy_stdin(out: BinaryIO) -> None:
     """Copy stdin, decompressing plain gzip; BGZF stays as is (htslib reads it sequentially)."""
-    src: BinaryIO = getattr(sys.stdin, "buffer", sys.stdin)  # type: ignore[assignment]
+    src = _stdin_binary()
     head = src.read(18)
     if is_gzip_bytes(head) and not is_bgzf_bytes(head):
         stream = gzip.GzipFile(fileobj=io.BufferedReader(PrefixedStream(head, src)), mode="rb")
@@ -503,7 +503,7 @@ def _find_data_line(source: Path, record_number: int) -> tuple[int, str] | None:
     try:
         with open(source, "rb") as fh:
             opener = gzip.open if is_gzip_bytes(fh.read(2)) else open
-        with opener(source, "rt", encoding="utf-8", errors="replace") as text:  # type: ignore[operator]
+        with opener(source, "rt", encoding="utf-8", errors="replace") as text:
             seen = 0
             for lineno, line in enumerate(text, start=1):
                 if lineno == 1 and line.startswith("BCF"):

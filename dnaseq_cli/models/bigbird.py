@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -226,7 +226,7 @@ class BigBirdAttention(nn.Module):
     def pattern(self, n_blocks: int) -> Pattern:
         """Cached :func:`block_pattern` of this layer (deterministic: not stored in weights)."""
         if n_blocks not in self._patterns:
-            arrays = block_pattern(
+            keys, valid, glob = block_pattern(
                 n_blocks,
                 self.num_global_blocks,
                 self.window_blocks,
@@ -234,7 +234,11 @@ class BigBirdAttention(nn.Module):
                 self.seed,
                 self.layer,
             )
-            self._patterns[n_blocks] = tuple(torch.from_numpy(a) for a in arrays)
+            self._patterns[n_blocks] = (
+                torch.from_numpy(keys),
+                torch.from_numpy(valid),
+                torch.from_numpy(glob),
+            )
         return self._patterns[n_blocks]
 
     def batch_pattern(
@@ -370,6 +374,7 @@ class BigBirdBackbone(StrandAveragedBackbone, nn.Module):
     def load_token_embeddings(self, path: str | Path) -> None:
         """Initialise the token embedding from a ``[vocab, d_model]`` ``.npy`` or ``.pt`` file."""
         path = Path(path)
+        weight: object
         if path.suffix == ".npy":
             weight = torch.from_numpy(np.load(path))
         else:
@@ -407,7 +412,9 @@ class BigBirdBackbone(StrandAveragedBackbone, nn.Module):
         rope = _rotary(n_blocks * bs, head_dim, self.config.rope_base, input_ids.device)
         x = self.drop(self.embed(ids))
         for layer in self.layers:
-            pattern = layer.attn.batch_pattern(extent_blocks, n_blocks, input_ids.device)
+            pattern = cast(BigBirdLayer, layer).attn.batch_pattern(
+                extent_blocks, n_blocks, input_ids.device
+            )
             x = layer(x, key_valid, rope, pattern)
         x = self.norm(x)
         return x[:, :length], valid

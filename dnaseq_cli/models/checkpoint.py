@@ -168,8 +168,9 @@ def read_spec(folder: str | Path, *, check: bool = True) -> CheckpointSpec:
     checker (``check=False``: only read as JSON, for callers with their own first questions)."""
     folder = Path(folder)
     raw = read_config(folder)
+    fmt: str | None
     if check:
-        fmt: str | None = checkpoint_format(raw, folder / CONFIG_NAME)
+        fmt = checkpoint_format(raw, folder / CONFIG_NAME)
         _format(fmt).check(raw, folder / CONFIG_NAME)
     else:
         fmt = _format_of(raw)
@@ -194,7 +195,7 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def _spec(model: nn.Module) -> dict[str, Any]:
-    from .heads import MaskedLM, SequenceClassifier
+    from .heads import MaskedLM, SequenceClassifier, as_backbone
 
     if isinstance(model, SequenceClassifier):
         spec = _spec(model.backbone)
@@ -206,7 +207,12 @@ def _spec(model: nn.Module) -> dict[str, Any]:
     name = getattr(model, "backbone_name", None)
     if name is None:
         raise TypeError(f"{type(model).__name__} is not a registered backbone or a known wrapper")
-    return {"format": "dnaseq", "task": "backbone", "backbone": name, "config": model.config_dict()}
+    return {
+        "format": "dnaseq",
+        "task": "backbone",
+        "backbone": name,
+        "config": as_backbone(model).config_dict(),
+    }
 
 
 def _from_spec(spec: dict[str, Any]) -> nn.Module:

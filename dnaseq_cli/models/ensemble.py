@@ -15,6 +15,7 @@ an ensemble and fitting its Platt calibration are in :mod:`dnaseq_cli.predict.en
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +54,11 @@ class EnsembleClassifier(nn.Module):
     ``log(mean p)`` keeps the classifier interface (``softmax`` of the output is the mean).
     """
 
+    weights: Tensor  # a buffer: the normalised member weights
+
     def __init__(
         self,
-        members: list[nn.Module],
+        members: Sequence[nn.Module],
         encodings: list[str],
         weights: list[float],
         calibration: list[tuple[float, float]] | None = None,
@@ -70,7 +73,7 @@ class EnsembleClassifier(nn.Module):
         self.calibration = calibration
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
-        mean = 0.0
+        mean: Tensor | None = None
         for i, (member, encoding) in enumerate(zip(self.members, self.encodings, strict=True)):
             logits = member_logits(member, encoding, input_ids)
             if self.calibration is None:
@@ -79,7 +82,9 @@ class EnsembleClassifier(nn.Module):
                 scale, bias = self.calibration[i]
                 positive = torch.sigmoid(scale * (logits[:, 1] - logits[:, 0]) + bias)
                 probs = torch.stack([1 - positive, positive], dim=-1)
-            mean = mean + self.weights[i] * probs
+            weighted = self.weights[i] * probs
+            mean = weighted if mean is None else mean + weighted
+        assert mean is not None  # an ensemble has at least one member
         return torch.log(mean.clamp(min=1e-12))
 
 
@@ -143,8 +148,12 @@ def check_ensemble_spec(spec: dict[str, Any], path: Path) -> dict[str, Any]:
     if len({"calibration" in entry for entry in spec["members"]}) > 1:
         field_error(path, "members", "gives calibration for some members only")
     if "calibration" in spec:
-        hints = {"method": str, "dataset": str, "split": str, "records": int}
-        check_fields(spec["calibration"], hints, path, "calibration")
+        check_fields(
+            spec["calibration"],
+            {"method": str, "dataset": str, "split": str, "records": int},
+            path,
+            "calibration",
+        )
     if "data" in spec:
         data = check_data(spec["data"], path)
         if data.get("task") not in (None, "binary", "multiclass"):
@@ -162,7 +171,10 @@ def load_ensemble(folder: Path, spec: dict[str, Any], device: torch.device) -> E
     config_file = folder / CONFIG_NAME
     check_ensemble_spec(spec, config_file)
     data = spec.get("data") or {}
-    members, encodings, weights, calibration = [], [], [], []
+    members: list[SequenceClassifier] = []
+    encodings: list[str] = []
+    weights: list[float] = []
+    calibration: list[tuple[float, float]] = []
     for entry in spec["members"]:
         path = folder / entry["path"]
         if not (path / CONFIG_NAME).is_file():
@@ -177,8 +189,9 @@ def load_ensemble(folder: Path, spec: dict[str, Any], device: torch.device) -> E
             raise InputError(
                 f"cannot load ensemble member {entry['path']}: {error}", path=folder
             ) from None
-        _check_member_fits(member_spec, data, path / CONFIG_NAME, model, config_file)
-        members.append(model)
+        members.append(
+            _check_member_fits(member_spec, data, path / CONFIG_NAME, model, config_file)
+        )
         encodings.append(member_encoding(member_spec))
         weights.append(float(entry.get("weight", 1.0)))
         if "calibration" in entry:
@@ -192,9 +205,10 @@ def load_ensemble(folder: Path, spec: dict[str, Any], device: torch.device) -> E
 
 def _check_member_fits(
     member: dict[str, Any], data: dict[str, Any], path: Path, model: nn.Module, config_file: Path
-) -> None:
+) -> SequenceClassifier:
     """A member must be a classifier that agrees with the ensemble's config.json (``config_file``)
-    on window, classes and task: the ensemble's record is what predict labels its scores with."""
+    on window, classes and task: the ensemble's record is what predict labels its scores with.
+    Returns ``model``, checked."""
     if not isinstance(model, SequenceClassifier):
         field_error(path, "task", "must be sequence_classification for an ensemble member")
     own = member.get("data") or {}
@@ -216,6 +230,7 @@ def _check_member_fits(
             "data.classes",
             f"lists {len(classes)} classes, but {where} has {n_out} outputs",
         )
+    return model
 
 
 def _load(spec: CheckpointSpec, map_location: str | torch.device) -> nn.Module:

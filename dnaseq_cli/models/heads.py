@@ -9,11 +9,20 @@ strands and average; "none"), and for "ph" `reverse_complement(ids, mask)`; for 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from dnaseq_cli.models.registry import Backbone, LanguageModelBackbone
+
+
+def as_backbone(module: nn.Module) -> Backbone:
+    """``module`` seen through the backbone protocol (``nn.Module`` types its attributes as
+    ``Tensor | Module``)."""
+    return cast("Backbone", module)
 
 
 def masked_mean(hidden: Tensor, mask: Tensor | None) -> Tensor:
@@ -76,7 +85,7 @@ class SequenceClassifier(nn.Module):
     ) -> SequenceClassifier:
         """Head sized and RC-configured from the backbone's attributes."""
         rc_eq = getattr(backbone, "rc_mode", "none") == "ps"
-        head = SequenceHead(backbone.hidden_size, n_out, rc_eq, **head_kwargs)
+        head = SequenceHead(as_backbone(backbone).hidden_size, n_out, rc_eq, **head_kwargs)
         return cls(backbone, head, conjoin_train=conjoin_train)
 
     def strand_logits(self, input_ids: Tensor, attention_mask: Tensor | None) -> Tensor:
@@ -90,7 +99,9 @@ class SequenceClassifier(nn.Module):
         if getattr(self.backbone, "rc_mode", "none") == "ph" and (
             self.conjoin_train or not self.training
         ):
-            rc_ids, rc_mask = self.backbone.reverse_complement(input_ids, attention_mask)
+            rc_ids, rc_mask = as_backbone(self.backbone).reverse_complement(
+                input_ids, attention_mask
+            )
             # Without a mask the backbone derives one from the padding ids, for both strands alike.
             masks = None
             if attention_mask is not None:
@@ -114,10 +125,11 @@ class MaskedLM(nn.Module):
         self.backbone, self.conjoin = backbone, conjoin
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
-        logp = F.log_softmax(self.backbone.lm_logits(self.backbone(input_ids, attention_mask)), -1)
+        backbone = cast("LanguageModelBackbone", self.backbone)
+        logp = F.log_softmax(backbone.lm_logits(self.backbone(input_ids, attention_mask)), -1)
         if self.conjoin and getattr(self.backbone, "rc_mode", "none") == "ph":
-            rc_ids, rc_mask = self.backbone.reverse_complement(input_ids, attention_mask)
-            rc_logits = self.backbone.lm_logits(self.backbone(rc_ids, rc_mask))
-            rc_logp = self.backbone.rc_logits(F.log_softmax(rc_logits, -1))
+            rc_ids, rc_mask = backbone.reverse_complement(input_ids, attention_mask)
+            rc_logits = backbone.lm_logits(self.backbone(rc_ids, rc_mask))
+            rc_logp = backbone.rc_logits(F.log_softmax(rc_logits, -1))
             logp = torch.logsumexp(torch.stack([logp, rc_logp]), 0) - torch.log(torch.tensor(2.0))
         return logp

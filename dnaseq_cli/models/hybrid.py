@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -64,8 +64,8 @@ class HybridConfig(BackboneConfig):
     attention_window: int | None = None
 
     def __post_init__(self) -> None:
-        if any(not 1 <= k <= 8 for k in self.kmer_sizes):
-            raise ValueError(f"kmer_sizes must lie in 1..8, got {self.kmer_sizes}")
+        if not self.kmer_sizes or any(not 1 <= k <= 8 for k in self.kmer_sizes):
+            raise ValueError(f"kmer_sizes must be one or more k in 1..8, got {self.kmer_sizes}")
         self._set(
             kmer_sizes=tuple(self.kmer_sizes),
             stem_kernels=tuple(self.stem_kernels),
@@ -145,9 +145,11 @@ class HybridCNNTransformerBackbone(StrandAveragedBackbone, nn.Module):
         return self._level_sum(ids, levels) * mask.unsqueeze(-1)
 
     def _level_sum(self, ids: Tensor, levels: dict[int, Tensor]) -> Tensor:
-        x = 0
+        x: Tensor | None = None
         for k, table in zip(self.kmer_sizes, self.embeds, strict=True):
-            x = x + table(ids if k == 1 else levels[k])
+            level = table(ids if k == 1 else levels[k])
+            x = level if x is None else x + level
+        assert x is not None  # HybridConfig rejects an empty kmer_sizes
         return x
 
     def _fused_table(self) -> Tensor | None:
@@ -161,19 +163,21 @@ class HybridCNNTransformerBackbone(StrandAveragedBackbone, nn.Module):
         top = max(self.kmer_sizes)
         if top > 7:  # 4^8 rows would outweigh the saving
             return None
-        key = tuple((t.weight.data_ptr(), t.weight._version) for t in self.embeds)
+        weights = [cast(nn.Embedding, t).weight for t in self.embeds]
+        key = tuple((w.data_ptr(), w._version) for w in weights)
         cached = getattr(self, "_fused_cache", None)
         if cached is not None and cached[0] == key:
             return cached[1]
-        value = torch.arange(4**top, device=self.embeds[0].weight.device)
+        value = torch.arange(4**top, device=weights[0].device)
         digits = [(value // 4 ** (top - 1 - j)) % 4 for j in range(top)]  # leftmost base first
-        fused = 0
+        fused: Tensor | None = None
         for k, table in zip(self.kmer_sizes, self.embeds, strict=True):
             offset = (top - 1) // 2 - (k - 1) // 2  # where the centred k-mer starts in the K-mer
-            sub = 0
-            for j in range(offset, offset + k):
+            sub = digits[offset]
+            for j in range(offset + 1, offset + k):
                 sub = sub * 4 + digits[j]
-            fused = fused + table(sub + A_ID if k == 1 else sub + 1)
+            level = table(sub + A_ID if k == 1 else sub + 1)
+            fused = level if fused is None else fused + level
         self._fused_cache = (key, fused)
         return fused
 

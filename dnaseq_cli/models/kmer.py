@@ -135,7 +135,9 @@ class KmerSpectrumBackbone(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         x = self.profile(input_ids, attention_mask).float()
         if self.training and x.shape[0] == 1:  # BatchNorm cannot estimate a variance from one row
-            x = (x - self.standardise.running_mean) / (self.standardise.running_var + 1e-5).sqrt()
+            mean, var = self.standardise.running_mean, self.standardise.running_var
+            assert mean is not None and var is not None  # track_running_stats (the default)
+            x = (x - mean) / (var + 1e-5).sqrt()
         else:
             x = self.standardise(x)
         x = self.hidden(x)

@@ -10,7 +10,7 @@ Token ids are right-padded: row ``b`` is valid on its first ``mask[b].sum()`` po
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -87,15 +87,15 @@ class StrandAveragedBackbone:
 
     rc_mode: str = "ph"
     d_output: int
-    encoding: str
+    encoding: ClassVar[str]
     config: Any  # the backbone's config dataclass (a registry.BackboneConfig)
 
     @property
     def hidden_size(self) -> int:
         return self.d_output
 
-    def config_dict(self) -> dict:
-        return self.config.to_dict()  # type: ignore[attr-defined]
+    def config_dict(self) -> dict[str, Any]:
+        return self.config.to_dict()
 
     def reverse_complement(
         self, input_ids: Tensor, attention_mask: Tensor | None

@@ -79,6 +79,14 @@ class Backbone(Protocol):
     ) -> tuple[Tensor, Tensor]: ...
 
 
+class LanguageModelBackbone(Backbone, Protocol):
+    """A :class:`Backbone` with the optional per-position language-model head."""
+
+    def lm_logits(self, hidden: Tensor) -> Tensor: ...
+
+    def rc_logits(self, logits: Tensor) -> Tensor: ...
+
+
 class BackboneConfig:
     """Base of the backbones' config dataclasses: ``to_dict()`` is what config.json stores.
 

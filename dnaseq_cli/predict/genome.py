@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 
@@ -224,9 +225,14 @@ class _BigWig:
         self._handle.addHeader(self.header)
         return self._handle
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._handle.close()
-        self._atomic.__exit__(*exc)
+        self._atomic.__exit__(exc_type, exc, tb)
 
 
 def _bigwig(path: Path | None, reference, spans: list[Span]):

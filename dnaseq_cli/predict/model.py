@@ -65,10 +65,10 @@ def resolve_model_path(model: str | Path | None) -> Path:
     text = str(model)
     if text.startswith(BUNDLED_PREFIX):
         name = text.removeprefix(BUNDLED_PREFIX)
-        path = zoo.bundled_path(name)
-        if path is None:
+        bundled = zoo.bundled_path(name)
+        if bundled is None:
             raise InputError(zoo.unknown_model_message(text))
-        return path
+        return bundled
     path = Path(model)
     if not path.is_dir():
         bundled = zoo.bundled_path(text)
@@ -158,6 +158,8 @@ class WindowScorer:
         if batch_size < 1:
             raise InputError(f"--batch-size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
+        self.classifier: torch.nn.Module | None  # a SequenceClassifier or an EnsembleClassifier
+        self.lm: MaskedLM | None
         if spec.is_ensemble:  # members convert the char ids themselves
             self.classifier = load_checkpoint(path, map_location=self.device, ensembles=True)
             self.lm = None
@@ -166,15 +168,16 @@ class WindowScorer:
             loaded = load_checkpoint(path, map_location=self.device)
         except (OSError, ValueError, KeyError, RuntimeError) as error:
             raise InputError(f"cannot load the checkpoint: {error}", path=path) from None
+        n_out: int | None = None
         if isinstance(loaded, SequenceClassifier):
             self.classifier, self.lm = loaded, None
+            n_out = loaded.head.score.out_features
         elif isinstance(loaded, MaskedLM):
             self.classifier, self.lm = None, loaded
         elif hasattr(loaded, "lm_logits"):
             self.classifier, self.lm = None, MaskedLM(loaded)
         else:
             raise InputError("the checkpoint holds a bare backbone without a head", path=path)
-        n_out = None if self.classifier is None else self.classifier.head.score.out_features
         if self.classifier is not None and not self.info.classes:
             classes = tuple(str(i) for i in range(n_out)) if n_out and n_out > 1 else ()
             task = "binary" if n_out == 2 else ("regression" if n_out == 1 else "multiclass")

@@ -100,7 +100,7 @@ class _Record:
 
     name: str
     length: int
-    label: str | None
+    label: str | float | int | None  # as read (a FASTA header, a table cell)
     count: int  # windows
     cut: Callable[[int, int], _Windows]  # windows first..last-1
     bed: tuple[str, int, int] | None = None  # chrom, start, end as written in the BED
@@ -144,7 +144,7 @@ class PredictSummary:
 # -- cutting windows --------------------------------------------------------------------------
 def _text_record(
     name: str,
-    label: str | None,
+    label: str | float | int | None,
     length: int,
     read: Callable[[int, int], str],
     window: int,
@@ -501,7 +501,7 @@ def _window_rows(
     options: PredictOptions,
 ) -> Iterator[list[str]]:
     info = scorer.info
-    classes = np.array(info.classes) if info.classes else None
+    classes = np.array(info.classes)  # empty for regression, which has no class column
     genomic = cut.chrom is not None
     for i, row in enumerate(scores):
         padded = real[i] < cut.valid.shape[1]
@@ -525,7 +525,7 @@ def _record_row(
     has_bed: bool,
 ) -> list[str]:
     info = scorer.info
-    classes = np.array(info.classes) if info.classes else None
+    classes = np.array(info.classes)  # empty for regression, which has no class column
     assert tally.maximum is not None
     mean = tally.sums.mean()
     out = []

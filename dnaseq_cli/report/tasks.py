@@ -157,7 +157,7 @@ def task_auroc_png(rows: Sequence[dict[str, Any]], tasks: Sequence[str], path: P
         published = [v for v in REFERENCE_AUROC.get(task, {}).values() if v is not None]
         if published:
             axes.hlines(max(published), t - 0.45, t + 0.45, colors="black", linestyles="--",
-                        label="best published" if t == 0 else None)  # fmt: skip
+                        label="best published" if t == 0 else "_nolegend_")  # fmt: skip
     axes.set_xticks(range(len(tasks)), tasks, rotation=15)
     axes.set(ylabel="dev AUROC", ylim=(0.4, 1.0), title="dnaseq backbones on GUE (dev split)")
     axes.legend(fontsize=7, ncols=2, loc="lower right")

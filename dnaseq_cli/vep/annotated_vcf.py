@@ -41,7 +41,7 @@ COLUMNS_LINE = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"
 _COPY_CHUNK = 1 << 20
 
 
-def _number(value: float | int) -> str:
+def _number(value: float | int | np.floating | np.integer) -> str:
     """A VCF number as htslib (bcftools) writes it back: floats, which htslib holds in single
     precision, with ``%g`` (six significant digits), integers unchanged."""
     if isinstance(value, bool | int | np.integer):
@@ -168,7 +168,7 @@ class AnnotatedVcf:
     def _write_bgzf(self, tmp: Path | str, head: str) -> None:
         import pysam
 
-        out = pysam.BGZFile(str(tmp), "wb")
+        out = pysam.BGZFile(str(tmp), "wb")  # type: ignore[call-arg]  # pysam's stub omits index=None
         try:
             out.write(head.encode())
             self._copy_body(out.write, encode=True)

@@ -57,7 +57,9 @@ def _exp(x):
     p = p * f + np.float32(2.402264791363012e-1)
     p = p * f + np.float32(6.931472028550421e-1)
     p = p * f + np.float32(1.0)
-    return p * _float_from_bits((np.int32(whole) + np.int32(127)) << np.int32(23))
+    # numba supplies an @intrinsic's typingctx itself; its stubs type the call with it
+    bits = (np.int32(whole) + np.int32(127)) << np.int32(23)
+    return p * _float_from_bits(bits)  # type: ignore[call-arg]
 
 
 @numba.njit(inline="always", fastmath=True, error_model="numpy")

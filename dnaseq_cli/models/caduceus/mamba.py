@@ -7,6 +7,7 @@ trained with the CUDA kernels load unchanged.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -152,23 +153,36 @@ class Mamba(nn.Module):
             x = self.causal_conv(x, reverse)
         x_dbl = self.x_proj(x)  # (b, L, dt_rank + 2*d_state)
         dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
-        bias, softplus, dt_proj = self.dt_proj.bias.float(), True, self.dt_proj.weight
+        dt_bias = self.dt_proj.bias.float()
+        bias: Tensor | None = dt_bias
+        dt_proj: Tensor | None = self.dt_proj.weight
+        softplus = True
         if m is not None:  # dt = 0 at padding: state carried through unchanged, no input added
-            dt = dt @ dt_proj.t()
-            dt, bias, softplus, dt_proj = F.softplus(dt.float() + bias) * m, None, False, None
+            dt = dt @ self.dt_proj.weight.t()
+            dt, bias, softplus, dt_proj = F.softplus(dt.float() + dt_bias) * m, None, False, None
         elif self.scan_impl == "reference":
-            dt, dt_proj = dt @ dt_proj.t(), None
+            dt, dt_proj = dt @ self.dt_proj.weight.t(), None
         # dt (b, L, dt_rank): the scan applies dt_proj (the fused kernel per token); bias inside
-        args = (x.transpose(1, 2), dt.transpose(1, 2), A, B.transpose(1, 2), C.transpose(1, 2))
+        u_s, dt_s, B_s, C_s = (
+            x.transpose(1, 2),
+            dt.transpose(1, 2),
+            B.transpose(1, 2),
+            C.transpose(1, 2),
+        )
         if self.scan_impl == "reference":
             if reverse:
-                args = tuple(v.flip(-1) if v.dim() == 3 else v for v in args)
+                u_s, dt_s, B_s, C_s = (v.flip(-1) for v in (u_s, dt_s, B_s, C_s))
             zr = z.transpose(1, 2).flip(-1) if reverse else z.transpose(1, 2)
-            y = selective_scan_reference(*args, self.D.float(), zr, bias, softplus)
-            y = y.flip(-1) if reverse else y
+            y = selective_scan_reference(u_s, dt_s, A, B_s, C_s, self.D.float(), zr, bias, softplus)
+            # without return_last_state the scan returns the output alone
+            y = cast(Tensor, y).flip(-1) if reverse else cast(Tensor, y)
         else:
             y = selective_scan(
-                *args,
+                u_s,
+                dt_s,
+                A,
+                B_s,
+                C_s,
                 self.D.float(),
                 z.transpose(1, 2),
                 bias,

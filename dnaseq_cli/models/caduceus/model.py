@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -67,13 +67,14 @@ class CaduceusConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (complement_map with string keys, as HF writes it)."""
         out = asdict(self)
+        assert self.complement_map is not None  # __post_init__ fills it in
         out["complement_map"] = {str(k): v for k, v in sorted(self.complement_map.items())}
         return out
 
     def complement_tensor(self) -> Tensor:
-        return torch.tensor(
-            [self.complement_map[i] for i in range(self.vocab_size)], dtype=torch.long
-        )
+        cmap = self.complement_map
+        assert cmap is not None  # __post_init__ fills it in
+        return torch.tensor([cmap[i] for i in range(self.vocab_size)], dtype=torch.long)
 
 
 def _rcps_norm(norm: nn.Module, x: Tensor) -> Tensor:
@@ -123,7 +124,7 @@ class CaduceusBlock(nn.Module):
             hidden, residual = self.norm(hidden, residual, prenorm=True)
         else:
             residual = hidden if residual is None else hidden + residual
-            hidden = self.norm(residual.to(self.norm.weight.dtype))
+            hidden = self.norm(residual.to(cast(Tensor, self.norm.weight).dtype))
         if self.fp32_res:
             residual = residual.float()
         return self.mixer(hidden, mask), residual
@@ -205,6 +206,7 @@ class CaduceusModel(nn.Module):
     """
 
     encoding = "char"
+    _complement: Tensor  # a buffer: the complement map as a lookup table
 
     def __init__(self, **config: Any) -> None:
         super().__init__()
@@ -248,7 +250,7 @@ class CaduceusModel(nn.Module):
         if self.config.rcps:
             self.lm_head.lm_head.weight = emb.embedding.weight  # type: ignore[union-attr]
         else:
-            self.lm_head.weight = emb.weight  # type: ignore[union-attr]
+            self.lm_head.weight = emb.weight
 
     def config_dict(self) -> dict[str, Any]:
         return self.config.to_dict()
@@ -258,7 +260,7 @@ class CaduceusModel(nn.Module):
         'chunked' (the pure-PyTorch scan) or 'reference' (step-by-step; tests, benchmarks)."""
         for m in self.modules():
             if hasattr(m, "scan_impl"):
-                m.scan_impl = impl
+                setattr(m, "scan_impl", impl)  # noqa: B010 (nn.Module types attributes as Tensor | Module)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
         if input_ids.is_cuda:

@@ -7,6 +7,8 @@ second half is the reverse complement (RC) of the reverse strand's features. RC 
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -34,6 +36,8 @@ class RMSNorm(nn.Module):
 
 class RCPSEmbedding(nn.Module):
     """Embeds ids and their RC: output (batch, L, 2*d) = [emb(x), rc(emb(rc(x)))]."""
+
+    complement_map: Tensor  # a buffer
 
     def __init__(self, vocab_size: int, d_model: int, complement_map: Tensor) -> None:
         super().__init__()
@@ -75,7 +79,7 @@ class RCPSAddNormWrapper(RCPSWrapper):
     ) -> Tensor | tuple[Tensor, Tensor]:
         d = x.shape[-1] // 2
         residual = x if residual is None else x + residual
-        dtype = self.submodule.weight.dtype
+        dtype = cast(Tensor, self.submodule.weight).dtype  # the wrapped norm's weight
         fwd = self.submodule(residual[..., :d].to(dtype))
         rev = self.submodule(rc_hidden(residual[..., d:]).to(dtype))
         out = torch.cat([fwd, rc_hidden(rev)], dim=-1)
@@ -84,6 +88,8 @@ class RCPSAddNormWrapper(RCPSWrapper):
 
 class RCPSLMHead(nn.Module):
     """Token logits from 2*d channels: W x_fwd + W[comp] flip(x_rc); RC-equivariant over the vocab."""
+
+    complement_map: Tensor  # a buffer
 
     def __init__(self, true_dim: int, vocab_size: int, complement_map: Tensor) -> None:
         super().__init__()

@@ -7,7 +7,7 @@ fused numba kernel (:mod:`.fused_scan`) for float32 when numba is installed; els
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -171,8 +171,10 @@ def _scan_time_major(
         if delta_softplus:
             dl = F.softplus(dl)
         ub = u_t[s:e].to(acc)
-        views = (_steps_first(v, kb) for v in (ub, dl, b_t[s:e].to(acc), c_t[s:e].to(acc)))
-        yb, h = _recurrent_span(*views, at=at, h=h, a=bufs[0], x=bufs[1], slabs=slabs)
+        u_s, dl_s, b_s, c_s = (
+            _steps_first(v, kb) for v in (ub, dl, b_t[s:e].to(acc), c_t[s:e].to(acc))
+        )
+        yb, h = _recurrent_span(u_s, dl_s, b_s, c_s, at=at, h=h, a=bufs[0], x=bufs[1], slabs=slabs)
         yb = yb.transpose(0, 1).flatten(0, 1)
         if skip is not None:
             yb.addcmul_(ub, skip)
@@ -211,7 +213,7 @@ class _SelectiveScanFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         u: Tensor,
         delta: Tensor,
@@ -294,6 +296,7 @@ class _SelectiveScanFn(torch.autograd.Function):
             grad_d = (gy_pre * u_t).sum((0, 1)).to(D.dtype)
         grad_z = None
         if z is not None:
+            assert y_ssm is not None  # kept whenever z is given
             y_pre = y_ssm if D is None else y_ssm.addcmul_(u_t, D.to(acc))
             sig = torch.sigmoid(z_t)
             grad_z = (gy * y_pre * sig * (1 + z_t * (1 - sig))).permute(1, 2, 0).to(z.dtype)
@@ -326,7 +329,9 @@ def _numba_threads() -> None:
     """Run numba's parallel loops on as many threads as torch uses (``--threads``)."""
     import numba
 
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    # numba.config sets its options at run time (from the environment), unseen by the type checker
+    limit = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), limit)))
 
 
 def _rows(v: Tensor, lanes: int) -> Tensor:
@@ -364,7 +369,7 @@ class _FusedScanFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         u: Tensor,
         delta: Tensor,
@@ -572,10 +577,11 @@ def selective_scan(
     fused kernel computes per token at inference instead of materialising (b, d, L)."""
     fused = fused_scan_usable(u, delta, A, B, C, D, z, delta_bias, delta_proj)
     if scan != "chunked" and not u.is_cuda and fused:
-        return selective_scan_fused(
+        # without return_last_state the scans return the output alone
+        return cast(Tensor, selective_scan_fused(
             u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse=reverse,
             delta_proj=delta_proj,
-        )  # fmt: skip
+        ))  # fmt: skip
     if delta_proj is not None:
         delta = _project(delta, delta_proj)
     if reverse:
