@@ -244,6 +244,11 @@ def scan_backward(
     g_z,
     g_skip,
     reverse,
+    project,
+    w_dt,
+    g_bias,
+    g_low,
+    g_w,
 ):  # pragma: no cover - compiled
     """Gradients of sum(gy * y) for :func:`scan_forward`'s y (gy (batch, L, d) contiguous), for
     u, the raw delta (through softplus), A, B, C, z (``g_z``, when ``gate``; ``ungated`` is the
@@ -254,10 +259,15 @@ def scan_backward(
     g_t = C_t dy_t + e^(delta_{t+1} A) g_{t+1} runs backwards. Written: g_u, g_delta (batch, L, d);
     g_a (batch, n, d), to be summed over the batch; g_b, g_c (groups, batch, L, n), partial sums
     over each worker group's channels (summed by the caller), so no two tasks write one element.
-    Steps are counted in scan order (``reverse``: from the last position).
+    Steps are counted in scan order (``reverse``: from the last position). ``g_bias`` (batch, d):
+    the bias's gradient, to be summed over the batch. With ``project`` (as in the forward:
+    ``delta`` is the low-rank step (batch, L, R), the step ``delta_t . w_dt[:, channel]``) the
+    raw-step gradient stays in registers and goes on to ``g_low`` (groups, batch, L, R; partial
+    sums like g_b) and ``g_w`` (batch, R, d); ``g_delta`` is then not written.
     """
     batch, length, channels = u.shape
     n = a_t.shape[0]
+    rank = w_dt.shape[0]
     blocks = channels // LANES
     workers = g_b.shape[0]
     seg_len = max(length, 1) if length <= WHOLE_SEQUENCE_STEPS else CHECKPOINT_STEPS
@@ -279,6 +289,8 @@ def scan_backward(
         sb = np.empty((seg_len, LANES), np.float32)
         skip = np.empty(LANES, np.float32)
         g_sk = np.empty(LANES, np.float32)
+        g_bi = np.empty(LANES, np.float32)
+        gd = np.empty(LANES, np.float32)
         dyt = np.empty(LANES, np.float32)
         s = np.empty(LANES, np.float32)
         r = np.empty(LANES, np.float32)
@@ -287,6 +299,9 @@ def scan_backward(
             for j in range(LANES):
                 skip[j] = d_skip[d0 + j]
                 g_sk[j] = 0
+                g_bi[j] = 0
+                for q in range(rank):
+                    g_w[bi, q, d0 + j] = 0
             for k in range(n):
                 for j in range(LANES):
                     a[k, j] = a_t[k, d0 + j]
@@ -299,8 +314,9 @@ def scan_backward(
                 m = min(seg_len, length - t0)
                 starts[seg] = h
                 _segment_steps(
-                    u, delta, delta_bias, softplus, bi, d0, t0, m, reverse, dl, du, slope
-                )
+                    u, delta, delta_bias, softplus, bi, d0, t0, m, reverse, dl, du, slope,
+                    project, w_dt,
+                )  # fmt: skip
                 for i in range(m):
                     t = _at(t0 + i, length, reverse)
                     for k in range(n):
@@ -312,8 +328,9 @@ def scan_backward(
                 m = min(seg_len, length - t0)
                 h[:] = starts[seg]
                 _segment_steps(
-                    u, delta, delta_bias, softplus, bi, d0, t0, m, reverse, dl, du, slope
-                )
+                    u, delta, delta_bias, softplus, bi, d0, t0, m, reverse, dl, du, slope,
+                    project, w_dt,
+                )  # fmt: skip
                 _segment_gate(
                     gy, z, z_strides, gate, ungated, bi, d0, t0, m, reverse, dyb, zb, sb, g_z
                 )
@@ -352,10 +369,23 @@ def scan_backward(
                     for j in range(LANES):
                         ut = u[bi, t, d0 + j]
                         g_u[bi, t, d0 + j] = s[j] * dl[i, j] + dyt[j] * skip[j]
-                        g_delta[bi, t, d0 + j] = (s[j] * ut + r[j]) * slope[i, j]
+                        gd[j] = (s[j] * ut + r[j]) * slope[i, j]
                         g_sk[j] += dyt[j] * ut
+                        g_bi[j] += gd[j]
+                    if project:  # dt_proj's gradients: to the low-rank step and the weight
+                        for q in range(rank):
+                            low = delta[bi, t, q]
+                            acc = np.float32(0)
+                            for j in range(LANES):
+                                acc += gd[j] * w_dt[q, d0 + j]
+                                g_w[bi, q, d0 + j] += gd[j] * low
+                            g_low[worker, bi, t, q] += acc
+                    else:
+                        for j in range(LANES):
+                            g_delta[bi, t, d0 + j] = gd[j]
             for j in range(LANES):
                 g_skip[bi, d0 + j] = g_sk[j]
+                g_bias[bi, d0 + j] = g_bi[j]
 
 
 @numba.njit(fastmath=True, error_model="numpy", cache=True)
@@ -386,13 +416,24 @@ def _segment_gate(gy, z, z_strides, gate, ungated, bi, d0, t0, m, reverse, dyb, 
 
 
 @numba.njit(fastmath=True, error_model="numpy", cache=True)
-def _segment_steps(u, delta, delta_bias, softplus, bi, d0, t0, m, reverse, dl, du, slope):
-    """Step sizes, inputs (step x u) and the step's slope for ``m`` scan-order steps from ``t0``."""
+def _segment_steps(
+    u, delta, delta_bias, softplus, bi, d0, t0, m, reverse, dl, du, slope, project, w_dt
+):
+    """Step sizes, inputs (step x u) and the step's slope for ``m`` scan-order steps from ``t0``
+    (``project``: the step from the low-rank ``delta``, as in :func:`scan_forward`)."""
     length = u.shape[1]
     for i in range(m):
         t = _at(t0 + i, length, reverse)
-        for j in range(LANES):
-            dl[i, j] = delta[bi, t, d0 + j] + delta_bias[d0 + j]
+        if project:
+            for j in range(LANES):
+                dl[i, j] = delta_bias[d0 + j]
+            for q in range(w_dt.shape[0]):
+                low = delta[bi, t, q]
+                for j in range(LANES):
+                    dl[i, j] += low * w_dt[q, d0 + j]
+        else:
+            for j in range(LANES):
+                dl[i, j] = delta[bi, t, d0 + j] + delta_bias[d0 + j]
     if softplus:
         for i in range(m):
             for j in range(LANES):

@@ -362,9 +362,10 @@ def _lanes_of(A: Tensor, lanes: int) -> Tensor:
 
 
 class _FusedScanFn(torch.autograd.Function):
-    """The fused CPU kernels (float32): the forward does bias, softplus, the scan, the D skip and
-    the z gate in one pass; the backward kernel gives the scan's gradients (u, raw delta, A, B, C)
-    and the D and z parts are done here. Channels that are not a multiple of the kernels' 16 lanes
+    """The fused CPU kernels (float32): the forward does dt_proj (with ``delta_proj``), bias,
+    softplus, the scan, the D skip and the z gate in one pass; the backward kernel gives every
+    gradient (u, delta or the low-rank step and dt_proj's weight, A, B, C, D, z, bias); only the
+    partial sums of tasks are added up here. Channels that are not a multiple of the kernels' 16 lanes
     are padded (zero delta and input: their states stay zero).
     """
 
@@ -389,7 +390,7 @@ class _FusedScanFn(torch.autograd.Function):
         u_r = _rows(u, lanes)
         if delta_proj is None:
             dl_r, w_dt = _rows(delta, lanes), u_r.new_zeros(0, u_r.shape[2])
-        else:  # the kernel projects the low-rank step (inference only: see selective_scan)
+        else:  # the kernel projects the low-rank step (and its backward takes dt_proj's grads)
             dl_r, w_dt = _rows(delta, 1), _lanes_of(delta_proj, lanes)
         z_r = _rows(z, lanes) if z is not None else u_r
         z_flat, z_strides = _flat(z_r)
@@ -416,7 +417,9 @@ class _FusedScanFn(torch.autograd.Function):
             delta_proj is not None,
             w_dt.numpy(),
         )
-        ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, ungated if keep else None)
+        ctx.save_for_backward(
+            u, delta, A, B, C, D, z, delta_bias, ungated if keep else None, delta_proj
+        )
         ctx.delta_softplus, ctx.reverse = delta_softplus, reverse
         ctx.mark_non_differentiable(last)
         return y[:, :, :d].transpose(1, 2).to(u.dtype), last[:, :, :d].transpose(1, 2)
@@ -426,13 +429,15 @@ class _FusedScanFn(torch.autograd.Function):
     def backward(ctx: Any, grad_out: Tensor, _grad_h: Tensor | None) -> tuple[Tensor | None, ...]:
         import numba
 
-        u, delta, A, B, C, D, z, delta_bias, ungated = ctx.saved_tensors
+        u, delta, A, B, C, D, z, delta_bias, ungated, delta_proj = ctx.saved_tensors
         kernels = _fused_kernels()
         lanes = kernels.LANES
         bsz, d, length = u.shape
         n = A.shape[1]
+        project = delta_proj is not None
         gy = _rows(grad_out, lanes).contiguous()  # (b, L, d padded)
         u_r = _rows(u, lanes)
+        width = gy.shape[2]
         gated = z is not None
         z_flat, z_strides = _flat(_rows(z, lanes) if gated else gy)
         g_z = torch.empty_like(gy) if gated else gy  # unwritten without the gate
@@ -440,13 +445,23 @@ class _FusedScanFn(torch.autograd.Function):
             ungated = gy
         _numba_threads()
         workers = max(1, -(-numba.get_num_threads() // bsz))  # tasks = batch x workers
-        g_u, g_raw = torch.empty_like(gy), torch.empty_like(gy)
-        g_a = gy.new_empty(bsz, n, gy.shape[2])
+        g_u = torch.empty_like(gy)
+        g_a = gy.new_empty(bsz, n, width)
         g_b = gy.new_zeros(workers, bsz, length, n)
         g_c = gy.new_zeros(workers, bsz, length, n)
-        g_skip = gy.new_empty(bsz, gy.shape[2])
+        g_skip, g_bias = gy.new_empty(bsz, width), gy.new_empty(bsz, width)
+        if project:  # the kernel applies dt_proj: gradients of the low-rank step and the weight
+            rank = delta_proj.shape[1]
+            delta_r, w_dt = _rows(delta, 1), _lanes_of(delta_proj, lanes)
+            g_raw = gy.new_empty(0, 0, 0)
+            g_low = gy.new_zeros(workers, bsz, length, rank)
+            g_w = gy.new_empty(bsz, rank, width)
+        else:
+            delta_r, w_dt = _rows(delta, lanes), gy.new_zeros(0, width)
+            g_raw = torch.empty_like(gy)
+            g_low, g_w = gy.new_empty(0, 0, 0, 0), gy.new_empty(0, 0, 0)
         kernels.scan_backward(
-            *(x.numpy() for x in (u_r, _rows(delta, lanes), _lanes_of(A, lanes))),
+            *(x.numpy() for x in (u_r, delta_r, _lanes_of(A, lanes))),
             *(x.numpy() for x in (_rows(B, 1), _rows(C, 1))),
             _lanes(delta_bias, d, lanes).numpy(),
             ctx.delta_softplus,
@@ -458,15 +473,23 @@ class _FusedScanFn(torch.autograd.Function):
             _lanes(D, d, lanes).numpy(),
             *(x.numpy() for x in (g_u, g_raw, g_a, g_b, g_c, g_z, g_skip)),
             ctx.reverse,
+            project,
+            w_dt.numpy(),
+            *(x.numpy() for x in (g_bias, g_low, g_w)),
         )
         grad_d = None if D is None else g_skip.sum(0)[:d].to(D.dtype)
         grad_z = None
         if gated and ctx.needs_input_grad[6]:
             grad_z = g_z[:, :, :d].transpose(1, 2).to(z.dtype)
-        grad_bias = None if delta_bias is None else g_raw.sum((0, 1))[:d].to(delta_bias.dtype)
+        grad_bias = None if delta_bias is None else g_bias.sum(0)[:d].to(delta_bias.dtype)
+        if project:
+            grad_delta = g_low.sum(0).transpose(1, 2).to(delta.dtype)
+            grad_proj = g_w.sum(0)[:, :d].t().to(delta_proj.dtype)
+        else:
+            grad_delta, grad_proj = g_raw[:, :, :d].transpose(1, 2).to(delta.dtype), None
         return (
             g_u[:, :, :d].transpose(1, 2).to(u.dtype),
-            g_raw[:, :, :d].transpose(1, 2).to(delta.dtype),
+            grad_delta,
             g_a.sum(0)[:, :d].t().to(A.dtype),
             g_b.sum(0).transpose(1, 2).to(B.dtype),
             g_c.sum(0).transpose(1, 2).to(C.dtype),
@@ -475,12 +498,8 @@ class _FusedScanFn(torch.autograd.Function):
             grad_bias,
             None,
             None,
-            None,
+            grad_proj,
         )
-
-
-def _wants_grad(*tensors: Tensor | None) -> bool:
-    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
 def _project(delta: Tensor, delta_proj: Tensor) -> Tensor:
@@ -514,8 +533,6 @@ def selective_scan_fused(
     """The fused numba kernel (CPU, float32; see :func:`fused_scan_usable`), with its backward;
     ``reverse`` scans from the last position to the first; ``delta_proj`` as in
     :func:`selective_scan`."""
-    if delta_proj is not None and _wants_grad(u, delta, delta_proj, A, B, C, D, z, delta_bias):
-        delta, delta_proj = _project(delta, delta_proj), None  # the backward needs the full step
     y, h = _FusedScanFn.apply(
         u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse, delta_proj
     )
@@ -574,7 +591,7 @@ def selective_scan(
     ``reverse`` scans from the last position to the first: the fused kernel walks backwards, the
     others run on time-flipped copies (the result is flipped back). ``delta_proj`` (d, R): ``delta``
     is Mamba's low-rank step (b, R, L) and the step is ``delta_proj @ delta`` (dt_proj), which the
-    fused kernel computes per token at inference instead of materialising (b, d, L)."""
+    fused kernel computes per token (forward and backward) instead of materialising (b, d, L)."""
     fused = fused_scan_usable(u, delta, A, B, C, D, z, delta_bias, delta_proj)
     if scan != "chunked" and not u.is_cuda and fused:
         # without return_last_state the scans return the output alone
