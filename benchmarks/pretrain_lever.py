@@ -249,10 +249,11 @@ def fine_tune(task: str, init: Path | None, runs: Path, split: dict, args) -> Pa
 
 
 def _kept_epoch(run: Path) -> dict[str, str]:
-    """The row of metrics_per_epoch.tsv marked best (the epoch whose weights were kept)."""
+    """The last row of metrics_per_epoch.tsv marked best (each improvement is marked; the last
+    one is the epoch whose weights were kept)."""
     with open(run / "metrics_per_epoch.tsv") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
-    return next(r for r in rows if r["best"] == "True")
+    return [r for r in rows if r["best"] == "True"][-1]
 
 
 def _last_step(run: Path) -> int:
