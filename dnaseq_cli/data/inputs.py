@@ -1,12 +1,12 @@
 """Turn any supported input (FASTA, labelled table, BED + reference) into fixed-length windows.
 
-This is the one place where the input kind is decided, so preprocess, train and predict all accept the
-same inputs and cut windows the same way.
+This is the one place where the input kind is decided and BED inputs are checked against their
+reference; :mod:`dnaseq_cli.data.records` reads every kind into records and cuts them into windows
+by one tiling rule, for preprocess, train and predict alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.records import Interval, SequenceRecord
+from dnaseq_cli.records import Interval
 
 if TYPE_CHECKING:
     from dnaseq_cli.io.bed import BedRecord
@@ -126,44 +126,3 @@ def read_located_beds(
         renamed = type(interval)(chrom, interval.start, interval.end, interval.strand)
         located.append(LocatedBed(bed, renamed))
     return reference, located
-
-
-def record_windows(
-    records: Iterator[SequenceRecord] | list[SequenceRecord],
-    *,
-    window: int,
-    stride: int | None = None,
-) -> Iterator[SequenceWindow]:
-    """Cut sequence records into windows: shorter ones padded at the end, longer ones tiled.
-
-    A record longer than ``window`` yields tiles ``name:start-end`` (1-based closed, like samtools) every
-    ``stride`` bases (default: ``window``), the last one aligned to the record end so no base is lost.
-    """
-    step = stride or window
-    for record in records:
-        seq = record.sequence
-        length = len(seq)
-        if length <= window:
-            valid = np.zeros(window, dtype=bool)
-            valid[:length] = True
-            yield SequenceWindow(
-                name=record.name,
-                sequence=seq + "N" * (window - length),
-                valid=valid,
-                label=record.label,
-                source_length=length,
-            )
-            continue
-        starts = list(range(0, length - window + 1, step))
-        if starts[-1] != length - window:
-            starts.append(length - window)
-        for start in starts:
-            yield SequenceWindow(
-                name=f"{record.name}:{start + 1}-{start + window}",
-                sequence=seq[start : start + window],
-                valid=np.ones(window, dtype=bool),
-                label=record.label,
-                start=start,
-                end=start + window,
-                source_length=length,
-            )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -12,16 +12,11 @@ import numpy as np
 import pandas as pd
 
 from dnaseq_cli.data.dataset import Dataset, write_dataset
-from dnaseq_cli.data.inputs import (
-    SequenceWindow,
-    detect_format,
-    read_located_beds,
-    record_windows,
-)
+from dnaseq_cli.data.inputs import SequenceWindow, detect_format
+from dnaseq_cli.data.records import Record, RecordOptions, iter_records
 from dnaseq_cli.data.splits import chromosome_split, stratified_split
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.output import check_folder_output, output_directory
-from dnaseq_cli.records import SequenceRecord
 
 logger = logging.getLogger(__name__)
 
@@ -109,52 +104,35 @@ def token_length(window: int, k: int, kmer_stride: int) -> int:
     return (window - k) // kmer_stride + 1
 
 
-def _load_sequences(path: Path, kind: str, options: PreprocessOptions) -> list[SequenceRecord]:
-    if kind == "fasta":
-        from dnaseq_cli.io.fasta import iter_fasta
-
-        records = list(iter_fasta(path))
-    else:
-        from dnaseq_cli.io.tables import read_labelled_table
-
-        records = read_labelled_table(
-            path,
-            sequence_column=options.sequence_column,
-            label_column=None if options.label is not None else (options.label_column or "label"),
-            name_column=options.name_column,
-        )
-    if options.label is not None:
-        for record in records:
-            record.label = options.label
-    return records
-
-
-def _bed_windows(path: Path, options: PreprocessOptions) -> Iterator[SequenceWindow]:
-    from dnaseq_cli.windows import centred_window, fetch_window
-
-    reference, located = read_located_beds(
-        path,
-        options.reference,
+def _read_records(path: Path, kind: str, options: PreprocessOptions) -> list[Record]:
+    """The records of one input, not yet cut (the window may depend on every input)."""
+    label_column = options.label_column
+    if kind == "table" and label_column is None:
+        label_column = "label"
+    read = RecordOptions(
+        input_format=kind,
+        reference=options.reference,
         harmonise_chroms=options.harmonise_chroms,
-        label_column=options.label_column,
-        label_constant=options.label,
+        sequence_column=options.sequence_column,
+        name_column=options.name_column,
+        label_column=label_column,
+        label=options.label,
+        flank=options.flank,
+        index_min_bytes=None,  # preprocess leaves no new index beside a FASTA
     )
-    window = options.window or max(len(item.interval) for item in located)
-    for item in located:
-        interval = item.interval
-        target = centred_window(interval, window, flank=options.flank)
-        sequence, valid = fetch_window(reference, target)
-        yield SequenceWindow(
-            name=item.name,
-            sequence=sequence,
-            valid=np.asarray(valid, dtype=bool),
-            label=item.bed.label,
-            chrom=interval.chrom,
-            start=target.start,
-            end=target.end,
-            strand=interval.strand,
-            source_length=len(interval),
-        )
+    return list(iter_records(path, read))
+
+
+def _cut(records: list[Record], window: int, stride: int | None) -> list[SequenceWindow]:
+    """Every window of ``records`` (default stride: one window, tiles side by side); a record's
+    only window keeps the record's name (a BED interval's name rather than its window's region)."""
+    out: list[SequenceWindow] = []
+    for record in records:
+        listed = record.tiled(window, stride or window).windows
+        if record.length <= window:
+            listed[0].name = record.name
+        out.extend(listed)
+    return out
 
 
 def _given_inputs(options: PreprocessOptions) -> list[tuple[Path, str | None]]:
@@ -171,7 +149,7 @@ def load_windows(options: PreprocessOptions) -> _Loaded:
     windows: list[SequenceWindow] = []
     given_splits: list[str | None] = []
     inputs: list[tuple[str, Path]] = []
-    sequence_batches: list[tuple[Path, str | None, list[SequenceRecord]]] = []
+    sequence_batches: list[tuple[str | None, list[Record]]] = []
     bed_paths: list[tuple[Path, str | None]] = []
     for path, split in _given_inputs(options):
         kind = detect_format(path, options.input_format)
@@ -179,7 +157,7 @@ def load_windows(options: PreprocessOptions) -> _Loaded:
         if kind == "bed":
             bed_paths.append((path, split))
         else:
-            sequence_batches.append((path, split, _load_sequences(path, kind, options)))
+            sequence_batches.append((split, _read_records(path, kind, options)))
         inputs.append((role, path))
     if bed_paths and options.reference is not None:
         inputs.append(("reference", options.reference))
@@ -188,14 +166,15 @@ def load_windows(options: PreprocessOptions) -> _Loaded:
             "mixing BED inputs with FASTA/table inputs in one dataset is not supported"
         )
     if sequence_batches:
-        record_lengths = [len(r) for _, _, batch in sequence_batches for r in batch]
-        window = options.window or max(record_lengths)
-        for _, split, batch in sequence_batches:
-            cut = list(record_windows(batch, window=window, stride=options.stride))
+        window = options.window or max(r.length for _, batch in sequence_batches for r in batch)
+        for split, batch in sequence_batches:
+            cut = _cut(batch, window, options.stride)
             windows.extend(cut)
             given_splits.extend([split] * len(cut))
     for path, split in bed_paths:
-        cut = list(_bed_windows(path, options))
+        located = _read_records(path, "bed", options)
+        window = options.window or max(r.length for r in located)
+        cut = _cut(located, window, options.stride)
         windows.extend(cut)
         given_splits.extend([split] * len(cut))
     lengths = {len(w.sequence) for w in windows}

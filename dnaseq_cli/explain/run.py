@@ -29,7 +29,7 @@ from dnaseq_cli.output import (
     refuse_overwriting_inputs,
 )
 from dnaseq_cli.predict.model import WindowScorer
-from dnaseq_cli.predict.sequences import PredictOptions, iter_records
+from dnaseq_cli.predict.sequences import PredictOptions, predict_records
 
 METHODS = ("ism", *GRADIENT_METHODS)
 
@@ -238,7 +238,7 @@ def explain(
     explained: list[Explained] = []
     items = (
         item
-        for record in iter_records(predict_options, window)
+        for record in predict_records(predict_options, window)
         for item in _windows_to_explain(record, window, options)
     )
     with open_output(options.output) as handle:

@@ -2,19 +2,18 @@
 
 Records longer than the model window are tiled and the window scores aggregated by mean and max;
 shorter ones are padded (FASTA/table: PAD tokens the model ignores; BED: real genomic flanks, centred
-on the interval) and flagged. Tiling is strand-symmetric (``tile_symmetric`` in
-:mod:`dnaseq_cli.windows.tiling`): the first tile starts at the record start, the last ends at the
-record end, and the tiles in between are spread evenly, at most ``stride`` apart (default half a
-window), so the set of tiles is its own mirror image. A record and its reverse complement are therefore cut into the
-same tiles and, each tile being scored on both strands, get the same score for any length. BED
+on the interval) and flagged. Inputs are read and tiled by :mod:`dnaseq_cli.data.records`, as
+``preprocess`` reads them: the first tile starts at the record start, the last ends at the record
+end, and the tiles in between are spread evenly, at most ``stride`` apart (default half a window),
+so the set of tiles is its own mirror image. A record and its reverse complement are therefore cut
+into the same tiles and, each tile being scored on both strands, get the same score for any length. BED
 inputs keep their ``chrom start end name`` columns (as in the BED: 0-based start) in the output.
 
 Memory does not grow with the number of records nor with the length of one: records are streamed
 in groups of about ``group_windows`` windows, a long record spanning several groups, and its windows
 are cut a group at a time (tile starts computed for that group only). A FASTA file that has a faidx
-index (or is large enough to be worth building one, ``index_min_bytes``) is read twice: once to
-check each record, which keeps no bases, and once a window span at a time from the index. Other
-FASTA inputs (stdin, plain gzip, small files) hold one record's bases at a time, 1 byte per base.
+index (or is large enough to be worth building one, ``index_min_bytes``) is read from the index a
+window span at a time; other FASTA inputs hold one record's bases at a time, 1 byte per base.
 A record's scores are aggregated as they come (max; mean from an exact sum, so it does not depend on
 the order of the tiles: a record and its reverse complement agree to the last bit).
 """
@@ -26,29 +25,28 @@ import csv
 import functools
 import io
 import itertools
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from dnaseq_cli.data.inputs import (
-    LocatedBed,
-    SequenceWindow,
-    detect_format,
-    read_located_beds,
+from dnaseq_cli.data.inputs import detect_format
+from dnaseq_cli.data.records import (
+    Record,
+    RecordOptions,
+    Windows,
+    iter_records,
+    open_records,
+    resolve_stride,
 )
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.io.sequence_utils import count_unknown, read_u_as_t
+from dnaseq_cli.io.sequence_utils import count_unknown
 from dnaseq_cli.output import open_output, refuse_overwriting_inputs
 from dnaseq_cli.predict.model import WindowScorer
 from dnaseq_cli.shards import SINGLE, Shards
-
-if TYPE_CHECKING:
-    from dnaseq_cli.io.fasta import FastaReference
 
 AGGREGATES = ("max", "mean")
 #: Flags written in the ``flags`` column ("." when none applies).
@@ -81,55 +79,6 @@ class PredictOptions:
 
 
 @dataclass
-class _Windows:
-    """Windows ``first..last-1`` of one record, cut and ready to score."""
-
-    names: list[str]
-    sequences: list[str]
-    valid: np.ndarray  # bool [n, window]
-    first_base: list[int]  # 1-based closed bounds written in --per-window rows
-    last_base: list[int]
-    starts: list[int] | None  # 0-based window starts (None: the padded window of a short record)
-    chrom: str | None = None  # genomic windows (BED inputs)
-    strand: str = "+"
-
-
-@dataclass
-class _Record:
-    """One input record: what its TSV row needs, and how to cut its windows a batch at a time."""
-
-    name: str
-    length: int
-    label: str | float | int | None  # as read (a FASTA header, a table cell)
-    count: int  # windows
-    cut: Callable[[int, int], _Windows]  # windows first..last-1
-    bed: tuple[str, int, int] | None = None  # chrom, start, end as written in the BED
-
-    @property
-    def windows(self) -> list[SequenceWindow]:
-        """Every window at once, for callers that want them listed (explain); scoring cuts them a
-        group at a time instead."""
-        cut = self.cut(0, self.count)
-        out = []
-        for i, (name, seq) in enumerate(zip(cut.names, cut.sequences, strict=True)):
-            start = None if cut.starts is None else cut.starts[i]
-            out.append(
-                SequenceWindow(
-                    name=name,
-                    sequence=seq,
-                    valid=cut.valid[i],
-                    label=self.label,
-                    chrom=cut.chrom,
-                    start=start,
-                    end=None if start is None else start + cut.valid.shape[1],
-                    strand=cut.strand,
-                    source_length=self.length,
-                )
-            )
-        return out
-
-
-@dataclass
 class PredictSummary:
     records: int = 0
     windows: int = 0
@@ -141,225 +90,25 @@ class PredictSummary:
         return self.windows / self.seconds if self.seconds > 0 else 0.0
 
 
-# -- cutting windows --------------------------------------------------------------------------
-def _text_record(
-    name: str,
-    label: str | float | int | None,
-    length: int,
-    read: Callable[[int, int], str],
-    window: int,
-    stride: int,
-) -> _Record:
-    """A FASTA/table record whose bases ``read(start, end)`` gives: one padded window when it
-    fits, else the strand-symmetric tiling (the reverse complement gets the mirror-image tiles)."""
-    from dnaseq_cli.windows.tiling import symmetric_count, symmetric_starts
-
-    if length <= window:
-
-        def cut_short(first: int, last: int) -> _Windows:
-            valid = np.zeros((1, window), dtype=bool)
-            valid[0, :length] = True
-            padded = read(0, length) + "N" * (window - length)
-            return _Windows([name], [padded], valid, [1], [length], None)
-
-        return _Record(name, length, label, 1, cut_short)
-
-    def cut(first: int, last: int) -> _Windows:
-        starts = symmetric_starts(length, window, stride, first, last)
-        low = int(starts[0])
-        span = read(low, int(starts[-1]) + window)  # one read for the whole batch
-        offsets = (starts - low).tolist()
-        begins = starts.tolist()
-        return _Windows(
-            names=[f"{name}:{b + 1}-{b + window}" for b in begins],
-            sequences=[span[o : o + window] for o in offsets],
-            valid=np.ones((len(begins), window), dtype=bool),
-            first_base=[b + 1 for b in begins],
-            last_base=[b + window for b in begins],
-            starts=begins,
-        )
-
-    return _Record(name, length, label, symmetric_count(length, window, stride), cut)
-
-
-def _held(sequence: str | bytearray) -> Callable[[int, int], str]:
-    """Reader over bases held in memory (a table's str, a streamed FASTA record's bytearray)."""
-    if isinstance(sequence, str):
-        return lambda start, end: sequence[start:end]
-    return lambda start, end: sequence[start:end].decode("ascii")
-
-
-def _indexed(reference: FastaReference, name: str, u_to_t: bool) -> Callable[[int, int], str]:
-    """Reader over one record of an indexed FASTA: U read as T, as the checking pass counted."""
-
-    def read(start: int, end: int) -> str:
-        text = reference.fetch(name, start, end)
-        return read_u_as_t(text)[0] if u_to_t else text
-
-    return read
-
-
 # -- reading inputs ---------------------------------------------------------------------------
-def _open_indexed(path: Path, options: PredictOptions) -> FastaReference | None:
-    """The faidx reader for a FASTA input worth reading by index, else None (then streamed).
-
-    An existing, fresh index is used; a missing one is built only for large files, so predicting a
-    small FASTA leaves no new file beside it."""
-    from dnaseq_cli.io._open import STDIN, is_bgzf_bytes, is_gzip_bytes, read_magic
-    from dnaseq_cli.io.fasta import FastaReference
-
-    if str(path) == STDIN or not path.is_file():
-        return None
-    head = read_magic(path)
-    if is_gzip_bytes(head) and not is_bgzf_bytes(head):
-        return None  # plain gzip cannot be indexed
-    fai = Path(f"{path}.fai")
-    if fai.exists():
-        if fai.stat().st_mtime + 2 < path.stat().st_mtime:
-            return None  # an older index may not match: read the file itself
-        if is_bgzf_bytes(head) and not Path(f"{path}.gzi").exists():
-            return None
-    elif path.stat().st_size < options.index_min_bytes or not os.access(path.parent, os.W_OK):
-        return None
-    return FastaReference.indexed(path)
-
-
-def _fasta_records(path: Path, window: int, stride: int, options: PredictOptions) -> _Input:
-    from dnaseq_cli.io.fasta import scan_fasta
-
-    reference = _open_indexed(path, options)
-    if reference is None:
-
-        def streamed() -> Iterator[_Record]:
-            for record in scan_fasta(path, keep=True):
-                assert record.sequence is not None
-                read = _held(record.sequence)
-                yield _text_record(record.name, record.label, record.length, read, window, stride)
-                del record, read  # let the bases go before the next record is read
-
-        return _Input(None, streamed())
-
-    def indexed() -> Iterator[_Record]:
-        for record in scan_fasta(path, keep=False):  # checks every base, keeps none
-            if reference.lengths.get(record.name) != record.length:
-                raise InputError(
-                    f"the index {path}.fai does not match the FASTA ({record.length:,} bp here, "
-                    f"{reference.lengths.get(record.name, 0):,} in the index); delete the index "
-                    "so that it is rebuilt",
-                    path=path,
-                    record=record.name,
-                )
-            read = _indexed(reference, record.name, record.u_bases > 0)
-            yield _text_record(record.name, record.label, record.length, read, window, stride)
-
-    from dnaseq_cli.windows.tiling import symmetric_count
-
-    total = sum(symmetric_count(n, window, stride) for n in reference.lengths.values())
-    return _Input(total, indexed())
-
-
-def _table_records(path: Path, window: int, stride: int, options: PredictOptions) -> _Input:
-    from dnaseq_cli.io.tables import read_labelled_table
-
-    def records() -> Iterator[_Record]:
-        for record in read_labelled_table(
-            path,
-            sequence_column=options.sequence_column,
-            label_column=None,
-            name_column=options.name_column,
-        ):
-            extra = getattr(record, "extra", None) or {}
-            if record.label is None and "label" in extra:
-                record.label = extra["label"]
-            if len(record.sequence) == 0:
-                raise InputError("empty sequence", path=path, record=record.name)
-            read = _held(record.sequence)
-            yield _text_record(
-                record.name, record.label, len(record.sequence), read, window, stride
-            )
-
-    return _Input(None, records())
-
-
-def _bed_record(reference: FastaReference, item: LocatedBed, window: int, stride: int) -> _Record:
-    """A BED interval: one centred window with real flanks when it fits, else tiles inside it."""
-    from dnaseq_cli.windows import Window, centred_window, fetch_window
-    from dnaseq_cli.windows.tiling import interval_starts, symmetric_count
-
-    interval = item.interval
-    short = len(interval) <= window
-    count = 1 if short else symmetric_count(len(interval), window, stride)
-
-    def cut(first: int, last: int) -> _Windows:
-        if short:
-            targets = [centred_window(interval, window)]
-        else:
-            starts = interval_starts(interval, window, stride, first, last).tolist()
-            targets = [Window(interval.chrom, s, s + window, interval.strand) for s in starts]
-        sequences, masks = [], []
-        for target in targets:
-            sequence, valid = fetch_window(reference, target)
-            sequences.append(sequence)
-            masks.append(np.asarray(valid, dtype=bool))
-        return _Windows(
-            names=[f"{t.chrom}:{t.start + 1}-{t.end}" for t in targets],
-            sequences=sequences,
-            valid=np.stack(masks),
-            first_base=[t.start + 1 for t in targets],
-            last_base=[t.end for t in targets],
-            starts=[t.start for t in targets],
-            chrom=interval.chrom,
-            strand=interval.strand,
-        )
-
-    given = item.bed.interval  # the BED's own chrom name, before any --harmonise-chroms
-    bed = (given.chrom, given.start, given.end)
-    return _Record(item.name, len(interval), None, count, cut, bed=bed)
-
-
-def _bed_records(path: Path, window: int, stride: int, options: PredictOptions) -> _Input:
-    from dnaseq_cli.windows.tiling import symmetric_count
-
-    reference, located = read_located_beds(
-        path, options.reference, harmonise_chroms=options.harmonise_chroms
+def _record_options(options: PredictOptions, window: int) -> RecordOptions:
+    return RecordOptions(
+        window=window,
+        stride=options.stride,
+        input_format=options.input_format,
+        reference=options.reference,
+        harmonise_chroms=options.harmonise_chroms,
+        sequence_column=options.sequence_column,
+        name_column=options.name_column,
+        index_min_bytes=options.index_min_bytes,
     )
-    total = sum(
-        1 if len(item.interval) <= window else symmetric_count(len(item.interval), window, stride)
-        for item in located
-    )
-    return _Input(total, (_bed_record(reference, item, window, stride) for item in located))
 
 
-@dataclass
-class _Input:
-    """One opened input: its records, lazily, and its window count when known before reading."""
-
-    total: int | None
-    records: Iterator[_Record]
-
-
-def _stride(options: PredictOptions, window: int) -> int:
-    stride = options.stride or max(window // 2, 1)
-    if stride < 1:
-        raise InputError(f"--stride must be >= 1, got {stride}")
-    return stride
-
-
-def _open_input(path: Path, options: PredictOptions, window: int) -> _Input:
-    stride = _stride(options, window)
-    kind = detect_format(path, options.input_format)
-    if kind == "bed":
-        return _bed_records(path, window, stride, options)
-    if kind == "fasta":
-        return _fasta_records(path, window, stride, options)
-    return _table_records(path, window, stride, options)
-
-
-def iter_records(options: PredictOptions, window: int) -> Iterator[_Record]:
-    """Every input record, in input order, each input opened when it is reached."""
-    _stride(options, window)
+def predict_records(options: PredictOptions, window: int) -> Iterator[Record]:
+    """Every input record of a predict run, in input order, each input opened when reached."""
+    resolve_stride(window, options.stride)
     for path in options.inputs:
-        yield from _open_input(path, options, window).records
+        yield from iter_records(path, _record_options(options, window))
 
 
 # -- scoring and output -----------------------------------------------------------------------
@@ -477,7 +226,7 @@ class _Tally:
         self.maximum: np.ndarray | None = None
         self.sums = ExactSum(width)
 
-    def add(self, cut: _Windows, scores: np.ndarray, unknown: list[int], real: list[int]) -> None:
+    def add(self, cut: Windows, scores: np.ndarray, unknown: list[int], real: list[int]) -> None:
         self.windows += len(scores)
         self.unknown += sum(unknown)
         self.real += sum(real)
@@ -492,8 +241,8 @@ class _Tally:
 
 
 def _window_rows(
-    record: _Record,
-    cut: _Windows,
+    record: Record,
+    cut: Windows,
     scores: np.ndarray,
     unknown: list[int],
     real: list[int],
@@ -517,7 +266,7 @@ def _window_rows(
 
 
 def _record_row(
-    record: _Record,
+    record: Record,
     tally: _Tally,
     scorer: WindowScorer,
     options: PredictOptions,
@@ -547,10 +296,10 @@ def _record_row(
     return out + [",".join(tally.flags(options.max_n_fraction)) or "."]
 
 
-Piece = tuple[_Record, int, int]  # windows first..last-1 of a record
+Piece = tuple[Record, int, int]  # windows first..last-1 of a record
 
 
-def _groups(records: Iterator[_Record], size: int) -> Iterator[list[Piece]]:
+def _groups(records: Iterator[Record], size: int) -> Iterator[list[Piece]]:
     """Groups of about ``size`` windows: whole records while they fit (a group closes after the
     record that reaches ``size``), and a record longer than ``size`` windows cut across groups,
     its last piece closing its group, so that it is scored before the next record is read."""
@@ -664,10 +413,10 @@ def predict(
         [options.output], [*options.inputs, options.reference, scorer.info.path]
     )
     window = scorer.info.window_length
-    _stride(options, window)
+    resolve_stride(window, options.stride)
     summary = PredictSummary()
     started = time.perf_counter()
-    inputs = [_open_input(path, options, window) for path in options.inputs]
+    inputs = [open_records(path, _record_options(options, window)) for path in options.inputs]
     set_total = getattr(progress, "set_total", None)
     if set_total is not None and all(i.total is not None for i in inputs):
         set_total(sum(i.total or 0 for i in inputs))

@@ -7,7 +7,8 @@ helpers, mask False). Padding keeps the regular stride, so every base is seen at
 every window, rather than shifting the last window left to end-align it. A sequence shorter than one
 window gives a single padded window; an empty one gives none.
 
-:func:`tile_symmetric` is the strand-symmetric rule that ``dnaseq predict`` scores with: its set of
+:func:`tile_symmetric` is the strand-symmetric rule that every input is cut with (``predict`` and
+``preprocess`` alike, through :mod:`dnaseq_cli.data.records`): its set of
 windows is the mirror image of itself under ``x -> length - x``, so a record and its reverse
 complement are cut into the same windows (reversed and complemented) and score the same.
 """

@@ -83,7 +83,10 @@ def test_bed_label_column_and_chromosome_split(tmp_path):
         encoding="kmer3",
     )
     dataset = preprocess(options, tmp_path / "kmer")
-    assert dataset.tokens.shape == (18, 254)
+    # 7 intervals fit the window (one centred window each); the 11 longer ones (270-500 bp) are
+    # tiled by the one rule of data/records.py, 2 tiles each, as predict tiles them (before issue
+    # 17 item 5 preprocess cut one centred 256-bp window out of each: 18 windows)
+    assert dataset.tokens.shape == (29, 254)
     assert sorted(dataset.records["label"].unique()) == ["0", "1"]
     assert dataset.manifest["encoding"] == "kmer3"
     with pytest.raises(InputError, match="chr8"):

@@ -13,7 +13,7 @@ from dnaseq_cli.errors import InputError
 from dnaseq_cli.io import fasta as fasta_module
 from dnaseq_cli.io.fasta import iter_fasta, scan_fasta
 from dnaseq_cli.predict.model import WindowScorer
-from dnaseq_cli.predict.sequences import ExactSum, PredictOptions, iter_records, predict
+from dnaseq_cli.predict.sequences import ExactSum, PredictOptions, predict, predict_records
 from dnaseq_cli.windows.tiling import symmetric_count, symmetric_starts, tile_symmetric
 
 from .conftest import WINDOW
@@ -225,7 +225,7 @@ def test_u_bases_read_from_the_index_score_as_t(scorer, records, tmp_path):
 def test_iter_records_still_lists_every_window(records, tmp_path):
     """explain reads records' windows as a list: the lazy records still give them."""
     fasta = _write_fasta(tmp_path / "r.fa", records)
-    listed = list(iter_records(PredictOptions(inputs=[fasta]), WINDOW))
+    listed = list(predict_records(PredictOptions(inputs=[fasta]), WINDOW))
     seven = listed[2].windows
     assert [w.start for w in seven] == tile_symmetric(7 * WINDOW, WINDOW, STRIDE).starts.tolist()
     assert seven[0].sequence == records["seven"][:WINDOW] and seven[0].end == WINDOW
