@@ -101,6 +101,22 @@ def _at(step, length, reverse):
     return length - 1 - step if reverse else step
 
 
+@numba.njit(inline="always", fastmath=True, error_model="numpy")
+def _raw_step(delta, delta_bias, project, w_dt, bi, t, d0, out):
+    """The step of token ``t`` before softplus, for the ``LANES`` channels from ``d0``, into
+    ``out``: ``delta`` + bias, or with ``project`` the low-rank ``delta[bi, t] . w_dt`` + bias."""
+    if project:
+        for j in range(LANES):
+            out[j] = delta_bias[d0 + j]
+        for q in range(w_dt.shape[0]):
+            low = delta[bi, t, q]
+            for j in range(LANES):
+                out[j] += low * w_dt[q, d0 + j]
+    else:
+        for j in range(LANES):
+            out[j] = delta[bi, t, d0 + j] + delta_bias[d0 + j]
+
+
 @numba.njit(fastmath=True, error_model="numpy", cache=True)
 def _silu_all(block):
     """x * sigmoid(x) in place over a C-contiguous 2-d block (as :func:`_softplus_all`)."""
@@ -144,7 +160,6 @@ def scan_forward(
     separate rank-8 matmul it took a quarter of a long forward."""
     batch, length, channels = u.shape
     n = a_t.shape[0]
-    rank = w_dt.shape[0]
     groups = channels // LANES
     for task in numba.prange(batch * groups):
         bi = task // groups
@@ -167,16 +182,7 @@ def scan_forward(
                 t = _at(t0 + i, length, reverse)
                 for j in range(LANES):
                     acc[i, j] = d_skip[d0 + j] * u[bi, t, d0 + j]
-                if project:
-                    for j in range(LANES):
-                        dl[i, j] = delta_bias[d0 + j]
-                    for r in range(rank):
-                        low = delta[bi, t, r]
-                        for j in range(LANES):
-                            dl[i, j] += low * w_dt[r, d0 + j]
-                else:
-                    for j in range(LANES):
-                        dl[i, j] = delta[bi, t, d0 + j] + delta_bias[d0 + j]
+                _raw_step(delta, delta_bias, project, w_dt, bi, t, d0, dl[i])
             if softplus:
                 _softplus_all(dl[:m])
             for i in range(m):
@@ -423,17 +429,7 @@ def _segment_steps(
     (``project``: the step from the low-rank ``delta``, as in :func:`scan_forward`)."""
     length = u.shape[1]
     for i in range(m):
-        t = _at(t0 + i, length, reverse)
-        if project:
-            for j in range(LANES):
-                dl[i, j] = delta_bias[d0 + j]
-            for q in range(w_dt.shape[0]):
-                low = delta[bi, t, q]
-                for j in range(LANES):
-                    dl[i, j] += low * w_dt[q, d0 + j]
-        else:
-            for j in range(LANES):
-                dl[i, j] = delta[bi, t, d0 + j] + delta_bias[d0 + j]
+        _raw_step(delta, delta_bias, project, w_dt, bi, _at(t0 + i, length, reverse), d0, dl[i])
     if softplus:
         for i in range(m):
             for j in range(LANES):
