@@ -116,7 +116,7 @@ def compare(
     if with_paper or not runs:
         parts["paper"] = (paper_rows(), PAPER, f"Published comparison ({SOURCE})")
     if runs:
-        rows = measured_rows(runs, registry.describe)
+        rows = measured_rows(runs, registry.describe, _checkpoint_config)
         parts["measured"] = (rows, MEASURED, "Measured by dnaseq (test split)")
         if output is not None:
             from dnaseq_cli.report.compare import write_comparison
@@ -127,6 +127,13 @@ def compare(
                     "wrote " + ", ".join(str(p) for p in written), highlight=False, markup=False
                 )
     _print(parts, fmt)
+
+
+def _checkpoint_config(folder: Path) -> dict:
+    """A run's checkpoint/config.json, read by the one checkpoint reader (report sits below it)."""
+    from dnaseq_cli.models.checkpoint import read_spec
+
+    return read_spec(folder, check=False).raw
 
 
 def _print_by_task(runs: list[Path], fmt: str, output: Path | None, quiet: bool) -> None:

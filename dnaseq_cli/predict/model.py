@@ -159,11 +159,11 @@ class WindowScorer:
             raise InputError(f"--batch-size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
         if spec.is_ensemble:  # members convert the char ids themselves
-            self.classifier = load_checkpoint(path, map_location=self.device, ensembles=True)
+            self.classifier = load_checkpoint(spec, map_location=self.device, ensembles=True)
             self.lm = None
             return
         try:
-            loaded = load_checkpoint(path, map_location=self.device)
+            loaded = load_checkpoint(spec, map_location=self.device)  # checked once, above
         except (OSError, ValueError, KeyError, RuntimeError) as error:
             raise InputError(f"cannot load the checkpoint: {error}", path=path) from None
         if isinstance(loaded, SequenceClassifier):
