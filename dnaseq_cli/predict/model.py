@@ -283,3 +283,19 @@ __all__ = [
     "logit",
     "resolve_model_path",
 ]
+
+
+def score_split(
+    model: str | Path, dataset: str | Path, split: str = "test", *, device: str = "cpu",
+    batch_size: int = 256,
+):  # fmt: skip
+    """The records of one split of a ``dnaseq preprocess`` dataset and their positive-class
+    probabilities from a model folder (checkpoint or ensemble; both strands averaged), for
+    metrics on records the model never saw (``scripts/split_metrics.py``, cross-validation)."""
+    from dnaseq_cli.data.dataset import load_dataset
+
+    data = load_dataset(dataset)
+    rows = data.split(split)
+    scorer = WindowScorer(model, device=device, batch_size=batch_size)
+    tokens = torch.from_numpy(np.asarray(data.tokens[rows], dtype=np.int64))
+    return data.records.iloc[rows], scorer.score_ids(tokens)[:, 1]
