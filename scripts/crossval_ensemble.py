@@ -17,7 +17,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from split_metrics import metrics_of, split_probabilities
 
 from dnaseq_cli.predict.ensemble import (
     MemberSource,
@@ -25,6 +24,8 @@ from dnaseq_cli.predict.ensemble import (
     checkpoint_folder,
     fit_calibration,
 )
+from dnaseq_cli.predict.model import score_split
+from dnaseq_cli.report.metrics import binary_metrics
 
 
 def fold_count(cv_dir: Path) -> int:
@@ -57,9 +58,9 @@ def main() -> None:
         calibration = None if args.no_calibrate else fit_calibration(sources, dataset)
         model = args.output / f"ensemble_fold_{fold}"
         build_ensemble(sources, model, overwrite=True, calibration=calibration)
-        records, probability = split_probabilities(model, dataset, "test")
+        records, probability = score_split(model, dataset, "test")
         labels = records["label"].astype(int).to_numpy()
-        metrics = metrics_of(labels, probability)
+        metrics = binary_metrics(labels, probability)
         rows.append({"fold": fold, **metrics})
         predictions.append(pd.DataFrame({"name": records["name"], "label": labels,
                                          "prob_1": probability, "fold": fold}))  # fmt: skip

@@ -4,6 +4,7 @@
 
 Why: the bundled model card and the ensemble cross-validation need the metrics of a model folder
 (a checkpoint or an ensemble) on records it never saw, computed the same way as `dnaseq train`'s.
+The scoring is `dnaseq_cli.predict.model.score_split`, the metrics `report.metrics.binary_metrics`.
 """
 
 from __future__ import annotations
@@ -13,28 +14,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import torch
 
-from dnaseq_cli.data.dataset import load_dataset
-from dnaseq_cli.predict.model import WindowScorer
-from dnaseq_cli.report.metrics import classification_metrics
-
-KEPT = ("accuracy", "precision", "recall", "f1", "f1_macro", "mcc", "auroc", "auprc")
-
-
-def split_probabilities(model: Path, dataset: Path, split: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """Records of one split and their positive-class probabilities (both strands averaged)."""
-    data = load_dataset(dataset)
-    rows = data.split(split)
-    scorer = WindowScorer(model, device="cpu", batch_size=256)
-    tokens = torch.from_numpy(np.asarray(data.tokens[rows], dtype=np.int64))
-    return data.records.iloc[rows], scorer.score_ids(tokens)[:, 1]
-
-
-def metrics_of(labels: np.ndarray, probability: np.ndarray) -> dict[str, float]:
-    found = classification_metrics(labels, np.stack([1 - probability, probability], axis=1))
-    return {k: float(found[k]) for k in KEPT if k in found}
+from dnaseq_cli.predict.model import score_split
+from dnaseq_cli.report.metrics import binary_metrics, classification_metrics
 
 
 def main() -> None:
@@ -44,10 +26,10 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("-o", "--output", type=Path)
     args = parser.parse_args()
-    records, probability = split_probabilities(args.model, args.dataset, args.split)
+    records, probability = score_split(args.model, args.dataset, args.split)
     labels = records["label"].astype(int).to_numpy()
     found = classification_metrics(labels, np.stack([1 - probability, probability], axis=1))
-    metrics = metrics_of(labels, probability) | {"n": int(len(labels)), "split": args.split}
+    metrics = binary_metrics(labels, probability) | {"n": int(len(labels)), "split": args.split}
     metrics["confusion_matrix"] = found["confusion_matrix"]
     text = json.dumps(metrics, indent=2)
     if args.output:

@@ -146,3 +146,32 @@ def test_no_backbone_imports_another_backbone():
     crossing = [f"{m} -> {t}" for m, ts in imports().items() for t in ts
                 if _backbone(m) and _backbone(t) and _backbone(m) != _backbone(t)]  # fmt: skip
     assert not crossing, crossing
+
+
+def _imported_names(module: str) -> dict[str, set[str]]:
+    """``{dnaseq_cli module: names imported from it}`` for one module (imports in functions too)."""
+    path = PACKAGE.parent.joinpath(*module.split(".")).with_suffix(".py")
+    names: dict[str, set[str]] = defaultdict(set)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names[node.module].update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                names[alias.name].add("*")
+    return names
+
+
+def test_training_commands_only_parse():
+    """dnaseq train and compare --run hand run folders, datasets and preprocessing to the library
+    (engine/run.py, data/preprocess.open_or_build): they import none of it themselves."""
+    allowed = {
+        "dnaseq_cli.data.preprocess": {"PreprocessOptions"},
+        "dnaseq_cli.engine.run": {"train", "train_backbones", "RunResult"},
+    }
+    forbidden = {"dnaseq_cli.output", "dnaseq_cli.data.dataset", "dnaseq_cli.device"}
+    wrong = []
+    for module in ("dnaseq_cli.cli.train", "dnaseq_cli.cli.compare"):
+        for source, names in _imported_names(module).items():
+            if source in forbidden or not names <= allowed.get(source, names):
+                wrong.append(f"{module}: from {source} import {', '.join(sorted(names))}")
+    assert not wrong, wrong

@@ -17,7 +17,6 @@ from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, non_negative
 from dnaseq_cli.cli.console import stderr_console
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.models import registry
-from dnaseq_cli.output import check_folder_output, output_directory
 from dnaseq_cli.report.compare import (
     FORMATS,
     MEASURED,
@@ -116,7 +115,7 @@ def compare(
     if with_paper or not runs:
         parts["paper"] = (paper_rows(), PAPER, f"Published comparison ({SOURCE})")
     if runs:
-        rows = measured_rows(runs, registry.describe)
+        rows = measured_rows(runs, registry.describe, _checkpoint_config)
         parts["measured"] = (rows, MEASURED, "Measured by dnaseq (test split)")
         if output is not None:
             from dnaseq_cli.report.compare import write_comparison
@@ -129,23 +128,21 @@ def compare(
     _print(parts, fmt)
 
 
+def _checkpoint_config(folder: Path) -> dict:
+    """A run's checkpoint/config.json, read by the one checkpoint reader (report sits below it)."""
+    from dnaseq_cli.models.checkpoint import read_spec
+
+    return read_spec(folder, check=False).raw
+
+
 def _print_by_task(runs: list[Path], fmt: str, output: Path | None, quiet: bool) -> None:
-    from dnaseq_cli.report.tasks import best_by_task, task_auroc_png, task_columns, task_rows
+    from dnaseq_cli.report.tasks import best_by_task, task_columns, task_rows, write_by_task
 
     rows, tasks = task_rows(runs)
     columns = task_columns(tasks)
     title = "Dev-split metrics by task (dnaseq) and published AUROCs"
     if output is not None:
-        from dnaseq_cli.output import MARKER, atomic_path, mark_as_written
-
-        output.mkdir(parents=True, exist_ok=True)
-        for suffix, text in (("tsv", to_tsv(rows, columns)), ("md", to_markdown(rows, columns)),
-                             ("json", to_json({"by_task": rows}))):  # fmt: skip
-            with atomic_path(output / f"comparison_by_task.{suffix}") as tmp:
-                tmp.write_text(text)
-        task_auroc_png(rows, tasks, output / "comparison_by_task.png")
-        if (output / MARKER).is_file():
-            mark_as_written(output)
+        write_by_task(rows, tasks, output)
     _print({"by_task": (rows, columns, title)}, fmt)
     if not quiet:
         best = best_by_task(rows, tasks)
@@ -190,45 +187,15 @@ def _train_all(
     quiet: bool,
 ) -> list[Path]:
     """Train each backbone into ``output/<backbone>/``; return the run folders."""
-    from dnaseq_cli.device import resolve_device
-    from dnaseq_cli.models import factory
+    from dnaseq_cli.data.preprocess import PreprocessOptions
+    from dnaseq_cli.engine.run import train_backbones
+    from dnaseq_cli.engine.trainer import TrainConfig
 
     names = [name.strip() for name in backbones.split(",") if name.strip()]
     if not names:
         raise InputError("--backbones is empty")
     if len(set(names)) < len(names):
         raise InputError(f"--backbones names a backbone twice: {backbones}")
-    for name in names:
-        factory.model_spec(name, size)  # unknown backbone or size: fail before any work
-    if not dataset_path.exists():
-        raise InputError("dataset not found", path=dataset_path)
-    device_obj = resolve_device(device)
-    check_folder_output(output, force=force, inputs=[dataset_path])
-    with output_directory(output, force=force, inputs=[dataset_path]) as building:
-        return _train_into(
-            building, output, dataset_path, names, size=size, epochs=epochs,
-            batch_size=batch_size, max_steps=max_steps, seed=seed, device=device_obj, quiet=quiet,
-        )  # fmt: skip
-
-
-def _train_into(
-    building: Path, output: Path, dataset_path: Path, names: list[str], *, size: str,
-    epochs: int, batch_size: int, max_steps: int | None, seed: int, device, quiet: bool,
-) -> list[Path]:  # fmt: skip
-    """Train every backbone into ``building`` (which becomes ``output`` when all are done)."""
-    from dnaseq_cli.data.dataset import MANIFEST_FILE, load_dataset
-    from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
-    from dnaseq_cli.engine.compare import train_backbones
-    from dnaseq_cli.engine.trainer import TrainConfig
-
-    if (dataset_path / MANIFEST_FILE).is_file():
-        dataset = load_dataset(dataset_path)
-    else:
-        options = PreprocessOptions(inputs=[dataset_path], seed=seed)
-        dataset = preprocess(options, building / "dataset", overwrite=True)
-    config = TrainConfig(
-        epochs=epochs, batch_size=batch_size, max_steps_per_epoch=max_steps, seed=seed
-    )
     console = stderr_console()
 
     def starting(backbone: str, index: int) -> None:
@@ -240,6 +207,10 @@ def _train_into(
             )
 
     results = train_backbones(
-        dataset, building, names, size=size, config=config, device=device, on_start=starting
-    )
-    return [output / result.run_dir.name for result in results]
+        PreprocessOptions(inputs=[dataset_path], seed=seed), output, names, size=size,
+        config=TrainConfig(
+            epochs=epochs, batch_size=batch_size, max_steps_per_epoch=max_steps, seed=seed
+        ),
+        device=device, force=force, on_start=starting,
+    )  # fmt: skip
+    return [result.run_dir for result in results]

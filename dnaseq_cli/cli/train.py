@@ -11,21 +11,22 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, at_most, fraction, non_negative
 from dnaseq_cli.cli.console import say, stderr_console
-from dnaseq_cli.data.dataset import MANIFEST_FILE, load_dataset
-from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
 from dnaseq_cli.engine.mlm import lm_backbones
 from dnaseq_cli.errors import DnaseqError, InputError, Terminated
 from dnaseq_cli.models import registry
-from dnaseq_cli.output import resumable_directory
 from dnaseq_cli.threads import use_threads
+
+if TYPE_CHECKING:
+    from dnaseq_cli.engine.run import RunResult
 
 
 class TrainingInterrupted(DnaseqError):
@@ -242,15 +243,13 @@ def train(
     writes the run folder. --resume under torchrun needs the run folder on a shared filesystem.
     """
     from dnaseq_cli.engine.losses import LOSSES
-    from dnaseq_cli.engine.trainer import MLM_TASK
+    from dnaseq_cli.engine.trainer import MLM_TASK, check_precision
 
     if loss not in LOSSES:
         raise InputError(f"unknown --loss {loss!r}; choose from {', '.join(LOSSES)}")
     if task not in TASKS:
         raise InputError(f"unknown --task {task!r}; choose from {', '.join(TASKS)}")
     _check_augmentation(shift_augment, shuffled_negatives, augment, gan_steps, gan_samples)
-    from dnaseq_cli.engine.trainer import check_precision
-
     check_precision(precision)  # before any folder is written
     time_limit = parse_duration(max_time)
     from dnaseq_cli.models import factory
@@ -272,12 +271,8 @@ def train(
                 "--task mlm has no labels: --shuffled-negatives, --augment and "
                 "--balanced-sampling do not apply"
             )
-
-    def build_model(n_out: int):
-        return factory.build_model(spec, n_out, objective)
-
     if dry_run:
-        model = build_model(2)
+        model = factory.build_model(spec, 2, objective)
         parameters = sum(p.numel() for p in model.parameters())
         typer.echo(
             json.dumps(
@@ -293,164 +288,96 @@ def train(
             )
         )
         return
-    from dnaseq_cli.engine import distributed
-
-    use_threads(threads)
-    ctx, device = distributed.setup(device)
-    try:
-        _train(
-            ctx, inputs, output, spec, build_model, objective, init, device, resume, force, quiet,
-            time_limit,
-            PreprocessOptions(
-                inputs=list(inputs), reference=reference, label_column=label_column,
-                window=window, stride=stride, val_fraction=val_fraction,
-                test_fraction=test_fraction, test_chroms=_chroms(test_chroms), seed=seed,
-                val_inputs=list(val_inputs or []), test_inputs=list(test_inputs or []),
-            ),
-            dict(
-                epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                warmup_fraction=warmup, grad_clip=grad_clip, grad_accum=grad_accum,
-                patience=patience, monitor=monitor, loss=loss, balanced_sampling=balanced,
-                rc_augment=rc_augment, seed=seed, max_steps_per_epoch=max_steps,
-                shift_augment=shift_augment, shuffled_negatives=shuffled_negatives,
-                augment=augment, gan_steps=gan_steps, gan_samples=gan_samples,
-                precision=precision, ema=ema,
-            ),
-        )  # fmt: skip
-    finally:
-        distributed.teardown(ctx)
-
-
-def _train(
-    ctx, inputs: list[Path], output: Path, spec: dict, build_model, objective: str | None,
-    init: Path | None, device: str, resume: bool, force: bool, quiet: bool,
-    time_limit: float | None, options: PreprocessOptions, settings: dict,
-) -> None:  # fmt: skip
-    """Everything after option parsing; under torchrun it runs on every rank."""
-    from dnaseq_cli.device import resolve_device
-
-    quiet = quiet or not ctx.is_main  # one voice: rank 0's
-    console = stderr_console()
-    from dnaseq_cli.engine.run import STATE_FILE
-
-    device_obj = resolve_device(device)
-    folder = resumable_directory(
-        output, force=force, resume=resume,
-        inputs=[*inputs, *options.val_inputs, *options.test_inputs, options.reference, init],
-        keep=lambda work: (work / STATE_FILE).is_file(), is_main=ctx.is_main,
-        barrier=ctx.barrier,  # every rank has looked at the folder before rank 0 changes it
-    )  # fmt: skip
-    with folder as run_dir:
-        ctx.barrier()  # rank 0 has made the folder
-        _train_in(
-            ctx, inputs, run_dir, output, spec, build_model, objective, init, device_obj,
-            resume, quiet, time_limit, options, settings, console,
-        )  # fmt: skip
-    if not quiet and ctx.is_main:
-        console.print(f"run folder: {output}", highlight=False, markup=False)
-
-
-def _train_in(
-    ctx, inputs: list[Path], run_dir: Path, output: Path, spec: dict, build_model,
-    objective: str | None, init: Path | None, device_obj, resume: bool, quiet: bool,
-    time_limit: float | None, options: PreprocessOptions, settings: dict, console: Console,
-) -> None:  # fmt: skip
-    """Train into ``run_dir`` (the unfinished folder that becomes ``output``)."""
-    if len(inputs) == 1 and (inputs[0] / MANIFEST_FILE).is_file():
-        if options.val_inputs or options.test_inputs:
-            raise InputError(
-                "--val-input/--test-input split FASTA/table/BED inputs; a dataset folder already "
-                "has its splits (give them to 'dnaseq preprocess')",
-                path=inputs[0],
-            )
-        dataset = load_dataset(inputs[0])
-        _train_on(ctx, dataset, run_dir, output, spec, build_model, objective, init, device_obj,
-                  resume, quiet, time_limit, settings, console)  # fmt: skip
-        return
-    dataset_dir = run_dir / "dataset"
-    with _errors_named_after(inputs, dataset_dir):
-        if resume and (dataset_dir / MANIFEST_FILE).is_file():
-            dataset = load_dataset(dataset_dir)
-        else:
-            if ctx.is_main:
-                preprocess(options, dataset_dir, overwrite=True)
-            ctx.barrier()  # the other ranks read the folder rank 0 wrote
-            dataset = load_dataset(dataset_dir)
-        _train_on(ctx, dataset, run_dir, output, spec, build_model, objective, init, device_obj,
-                  resume, quiet, time_limit, settings, console)  # fmt: skip
-
-
-@contextlib.contextmanager
-def _errors_named_after(inputs: list[Path], dataset_dir: Path) -> Iterator[None]:
-    """An error about the dataset train built (in a hidden folder) names the user's inputs."""
-    try:
-        yield
-    except InputError as error:
-        if error.path is None or not Path(error.path).resolve().is_relative_to(
-            dataset_dir.resolve()
-        ):
-            raise
-        named = ", ".join(map(str, inputs))
-        raise InputError(error.reason, path=named, line=error.line, record=error.record) from None
-
-
-def _train_on(
-    ctx, dataset, run_dir: Path, output: Path, spec: dict, build_model, objective: str | None,
-    init: Path | None, device_obj, resume: bool, quiet: bool, time_limit: float | None,
-    settings: dict, console: Console,
-) -> None:  # fmt: skip
-    """Train ``dataset`` into ``run_dir``."""
-    from dnaseq_cli.engine.run import train_run
+    from dnaseq_cli.data.preprocess import PreprocessOptions
+    from dnaseq_cli.engine import distributed, run
     from dnaseq_cli.engine.trainer import TrainConfig
 
-    backbone = spec["backbone"]
-    config = TrainConfig(**settings)
-    show = not quiet and sys.stderr.isatty()
-    progress = Progress(
-        TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
-        TimeElapsedColumn(), console=console, disable=not show,
+    use_threads(threads)
+    data = PreprocessOptions(
+        inputs=list(inputs), reference=reference, label_column=label_column, window=window,
+        stride=stride, val_fraction=val_fraction, test_fraction=test_fraction,
+        test_chroms=_chroms(test_chroms), seed=seed, val_inputs=list(val_inputs or []),
+        test_inputs=list(test_inputs or []),
     )  # fmt: skip
-    shard = -(-len(dataset.split("train")) // ctx.world_size)
-    task_id = progress.add_task("train", total=shard, epoch=1, loss=0.0)
+    config = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        warmup_fraction=warmup, grad_clip=grad_clip, grad_accum=grad_accum, patience=patience,
+        monitor=monitor, loss=loss, balanced_sampling=balanced, rc_augment=rc_augment, seed=seed,
+        max_steps_per_epoch=max_steps, shift_augment=shift_augment,
+        shuffled_negatives=shuffled_negatives, augment=augment, gan_steps=gan_steps,
+        gan_samples=gan_samples, precision=precision, ema=ema,
+    )  # fmt: skip
+    with distributed.session(device) as (ctx, device):
+        quiet = quiet or not ctx.is_main  # one voice: rank 0's
+        console = stderr_console()
+        shown = _Progress(console, quiet)
+        with shown, _interruptible(output, shown):
+            result = run.train(
+                data, output, model_spec=spec, config=config, device=device, resume=resume,
+                force=force, dist=ctx, objective=objective, init=init, time_limit=time_limit,
+                on_start=shown.start, on_epoch=shown.epoch_done, progress=shown.advance,
+            )  # fmt: skip
+    if quiet:
+        return
+    _print_test_metrics(console, result, spec["backbone"])
+    console.print(f"run folder: {output}", highlight=False, markup=False)
 
-    def advance(n: int, batch_loss: float) -> None:
-        progress.update(task_id, advance=n, loss=batch_loss)
 
-    def epoch_done(row: dict) -> None:
-        progress.reset(task_id, epoch=row["epoch"] + 1)
-        if not quiet:
+class _Progress:
+    """The progress bar of an epoch (on a terminal) and one line per finished epoch."""
+
+    def __init__(self, console: Console, quiet: bool) -> None:
+        self.console, self.quiet, self.started = console, quiet, False
+        self.bar = Progress(
+            TextColumn("epoch {task.fields[epoch]}"), BarColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(), console=console,
+            disable=quiet or not sys.stderr.isatty(),
+        )  # fmt: skip
+        self.task_id = TaskID(0)  # replaced by start()
+
+    def start(self, windows: int) -> None:
+        """Training starts: ``windows`` per epoch in this process."""
+        self.task_id = self.bar.add_task("train", total=windows, epoch=1, loss=0.0)
+        self.bar.start()
+        self.started = True
+
+    def advance(self, n: int, batch_loss: float) -> None:
+        self.bar.update(self.task_id, advance=n, loss=batch_loss)
+
+    def epoch_done(self, row: dict) -> None:
+        self.bar.reset(self.task_id, epoch=row["epoch"] + 1)
+        if not self.quiet:
             shown = {k: v for k, v in row.items() if k.startswith("val_") or k == "train_loss"}
-            console.print(
+            self.console.print(
                 f"epoch {row['epoch']}: "
                 + ", ".join(f"{k} {v:.4f}" for k, v in shown.items() if isinstance(v, float))
                 + f", {row['train_seqs_per_s']:.0f} seq/s" + (" [best]" if row["best"] else ""),
                 highlight=False, markup=False,
             )  # fmt: skip
 
-    with progress, _interruptible(output):
-        result = train_run(
-            dataset, run_dir, model_spec=spec, config=config, device=device_obj, resume=resume, on_epoch=epoch_done, progress=advance,
-            dist=ctx, objective=objective, init=init, time_limit=time_limit,
-        )  # fmt: skip
-    if not quiet:
-        table = Table(
-            title=f"test metrics ({backbone}, best epoch {result.test_metrics['best_epoch']})"
-        )
-        table.add_column("metric")
-        table.add_column("value", justify="right")
-        for key in ("loss", "accuracy", "perplexity", "masked_tokens", "precision", "recall",
-                    "f1", "f1_macro", "mcc", "auroc", "auprc", "pearson", "spearman", "mse",
-                    "n"):  # fmt: skip
-            if key in result.test_metrics:
-                value = result.test_metrics[key]
-                table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-        console.print(table)
-        if result.test_metrics.get("stop_reason") == "time_limit":
-            say(
-                console,
-                f"stopped after epoch {result.test_metrics['epochs_run']}: --max-time reached",
-            )
-        _print_synthetic(console, run_dir)
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+
+def _print_test_metrics(console: Console, result: RunResult, backbone: str) -> None:
+    """The test metrics of the best epoch, why training stopped early, and the synthetic rows."""
+    metrics = result.test_metrics
+    table = Table(title=f"test metrics ({backbone}, best epoch {metrics['best_epoch']})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("loss", "accuracy", "perplexity", "masked_tokens", "precision", "recall",
+                "f1", "f1_macro", "mcc", "auroc", "auprc", "pearson", "spearman", "mse",
+                "n"):  # fmt: skip
+        if key in metrics:
+            value = metrics[key]
+            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    if metrics.get("stop_reason") == "time_limit":
+        say(console, f"stopped after epoch {metrics['epochs_run']}: --max-time reached")
+    _print_synthetic(console, result.synthetic)
 
 
 def parse_duration(text: str | None) -> float | None:
@@ -469,17 +396,21 @@ def parse_duration(text: str | None) -> float | None:
 
 
 @contextlib.contextmanager
-def _interruptible(run_dir: Path):
-    """Ctrl-C, SIGTERM, SIGHUP: the last finished epoch is already on disk; say how to continue."""
+def _interruptible(run_dir: Path, progress: _Progress) -> Iterator[None]:
+    """Ctrl-C, SIGTERM, SIGHUP once training has started: the last finished epoch is already on
+    disk; say how to continue."""
     how = (
         f"the last finished epoch is saved; continue with 'dnaseq train ... -o {run_dir} --resume'"
     )
     try:
         yield
     except KeyboardInterrupt:
+        if not progress.started:
+            raise
         raise TrainingInterrupted(f"interrupted: {how}") from None
     except Terminated as error:
-        error.message = how
+        if progress.started:
+            error.message = how
         raise
 
 
@@ -498,12 +429,8 @@ def _check_augmentation(
         raise InputError("--gan-steps must be >= 1 and --gan-samples >= 0")
 
 
-def _print_synthetic(console: Console, run_dir: Path) -> None:
+def _print_synthetic(console: Console, counts: dict) -> None:
     """One line on the synthetic training sequences (they never enter validation or test)."""
-    try:
-        counts = json.loads((run_dir / "run_config.json").read_text()).get("synthetic") or {}
-    except (OSError, json.JSONDecodeError):
-        return
     if not counts.get("shuffled_negatives") and not counts.get("gan"):
         return
     parts = []

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -11,7 +12,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from dnaseq_cli.data.dataset import Dataset, write_dataset
+from dnaseq_cli.data.dataset import MANIFEST_FILE, Dataset, load_dataset, write_dataset
 from dnaseq_cli.data.inputs import SequenceWindow, detect_format
 from dnaseq_cli.data.records import Record, RecordOptions, iter_records
 from dnaseq_cli.data.splits import chromosome_split, stratified_split
@@ -21,6 +22,8 @@ from dnaseq_cli.output import check_folder_output, output_directory
 logger = logging.getLogger(__name__)
 
 ENCODING_CHOICES = ("char", "kmer1", "kmer2", "kmer3", "kmer4", "kmer5", "kmer6")
+#: where :func:`open_or_build` builds the dataset of FASTA/table/BED inputs, inside a work folder
+BUILT_DATASET_DIR = "dataset"
 
 
 @dataclass
@@ -315,6 +318,59 @@ def preprocess(
             inputs=loaded.inputs,
             progress=advance,
         )
-    from dnaseq_cli.data.dataset import load_dataset
-
     return load_dataset(out_dir)
+
+
+def is_dataset_folder(path: Path) -> bool:
+    """Whether ``path`` is a dataset folder (from ``dnaseq preprocess``) rather than an input file."""
+    return (Path(path) / MANIFEST_FILE).is_file()
+
+
+def open_or_build(
+    options: PreprocessOptions,
+    work_dir: Path,
+    *,
+    resume: bool = False,
+    is_main: bool = True,
+    barrier: Callable[[], None] = lambda: None,
+) -> Dataset:
+    """The dataset to train on: ``options.inputs`` when it is one dataset folder, else one built
+    from the FASTA/table/BED inputs into ``work_dir/dataset`` (character tokens, which every
+    backbone reads) and opened.
+
+    ``resume`` opens a dataset an interrupted run already built there. Several processes
+    (torchrun): only the main one (``is_main``) preprocesses; every process then calls
+    ``barrier`` and opens what it wrote.
+    """
+    inputs = options.inputs
+    if len(inputs) == 1 and is_dataset_folder(inputs[0]):
+        if options.val_inputs or options.test_inputs:
+            raise InputError(
+                "--val-input/--test-input split FASTA/table/BED inputs; a dataset folder already "
+                "has its splits (give them to 'dnaseq preprocess')",
+                path=inputs[0],
+            )
+        return load_dataset(inputs[0])
+    dataset_dir = Path(work_dir) / BUILT_DATASET_DIR
+    if resume and is_dataset_folder(dataset_dir):
+        return load_dataset(dataset_dir)
+    if is_main:
+        preprocess(options, dataset_dir, overwrite=True)
+    barrier()  # the other processes read the folder the main one wrote
+    return load_dataset(dataset_dir)
+
+
+@contextlib.contextmanager
+def errors_named_after(inputs: Sequence[Path], work_dir: Path) -> Iterator[None]:
+    """An input error about the dataset :func:`open_or_build` built in ``work_dir`` (a folder the
+    user never named) names the user's inputs instead."""
+    dataset_dir = Path(work_dir) / BUILT_DATASET_DIR
+    try:
+        yield
+    except InputError as error:
+        if error.path is None or not Path(error.path).resolve().is_relative_to(
+            dataset_dir.resolve()
+        ):
+            raise
+        named = ", ".join(map(str, inputs))
+        raise InputError(error.reason, path=named, line=error.line, record=error.record) from None

@@ -1,1 +1,2 @@
-"""Training and inference machinery: batching, encoding conversion, devices, the training loop."""
+"""Training: batches, the training loop, runs and their folders (``run.py``), data-parallel
+training, augmentation, losses and schedules."""

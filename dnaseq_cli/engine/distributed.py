@@ -9,6 +9,7 @@ union is the single-process epoch. Without torchrun nothing here changes the tra
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -69,6 +70,16 @@ def setup(device: str) -> tuple[Dist, str]:
 
 def teardown(ctx: Dist) -> None:
     shards.leave(ctx)
+
+
+@contextlib.contextmanager
+def session(device: str) -> Iterator[tuple[Dist, str]]:
+    """:func:`setup` on entry, :func:`teardown` on exit: ``with session(device) as (ctx, device)``."""
+    ctx, device = setup(device)
+    try:
+        yield ctx, device
+    finally:
+        teardown(ctx)
 
 
 def wrap(

@@ -1,4 +1,11 @@
-"""A training run: dataset in, run folder out (checkpoint, config, per-epoch and test metrics).
+"""A training run: inputs or a dataset in, run folder out (checkpoint, config, per-epoch and test
+metrics); and the comparison runs, one per backbone on one dataset.
+
+:func:`train` is ``dnaseq train``: the run folder is built aside and moved into place when
+complete (kept for ``--resume`` when interrupted), FASTA/table/BED inputs are preprocessed into it
+first, then :func:`train_run` trains. :func:`train_backbones` is ``dnaseq compare --run``: every
+backbone goes through :func:`train_run`, exactly what ``dnaseq train`` runs, into
+``output/<backbone>/``; only the model differs between the runs.
 
 Run folder layout::
 
@@ -11,6 +18,7 @@ Run folder layout::
     last_state.pt          optimiser/scheduler/RNG state for --resume (tensors and plain values:
                            read with torch.load(weights_only=True), so loading runs no code)
     training_curve.png     loss and validation metrics per epoch; roc.png, pr.png (binary tasks)
+    dataset/               the dataset built from FASTA/table/BED inputs (none for a dataset folder)
 
 ``--task mlm`` runs write the same folder with a MaskedLM checkpoint and masked-token loss, accuracy
 and perplexity as metrics (no test_predictions.tsv). Under torchrun only rank 0 writes.
@@ -24,8 +32,8 @@ import resource
 import shlex
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +42,7 @@ import pandas as pd
 import torch
 
 from dnaseq_cli.data.dataset import Dataset, window_keys
+from dnaseq_cli.data.preprocess import PreprocessOptions, errors_named_after, open_or_build
 from dnaseq_cli.data.splits import describe_sizes, shared_across_splits, split_sizes
 from dnaseq_cli.engine.distributed import SINGLE, Dist
 from dnaseq_cli.engine.trainer import (
@@ -48,7 +57,12 @@ from dnaseq_cli.engine.trainer import (
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.models import factory
 from dnaseq_cli.models.checkpoint import RUN_CHECKPOINT_DIR, load_checkpoint, save_checkpoint
-from dnaseq_cli.output import atomic_path
+from dnaseq_cli.output import (
+    atomic_path,
+    check_folder_output,
+    output_directory,
+    resumable_directory,
+)
 from dnaseq_cli.report.metrics import describe_not_finite, not_finite
 from dnaseq_cli.report.plots import run_plots
 
@@ -66,6 +80,9 @@ class RunResult:
     test_metrics: dict[str, Any]
     history: list[dict[str, Any]]
     parameters: int
+    #: synthetic training rows added (``--shuffled-negatives``, ``--augment gan``): train_rows,
+    #: shuffled_negatives, shuffled_class, gan, gan_class; as run_config.json records them
+    synthetic: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_split_sizes(dataset: Dataset) -> None:
@@ -332,11 +349,103 @@ def train_run(
     )
     train_seconds = time.perf_counter() - started
     if not dist.is_main:
-        return RunResult(run_dir, {}, state.history, parameters)
+        return RunResult(run_dir, {}, state.history, parameters, trainer.synthetic_counts)
     return _finish(
         trainer, dataset, run_dir, device=device, task=task,
         state=state, parameters=parameters, train_seconds=train_seconds,
     )  # fmt: skip
+
+
+def train(
+    data: PreprocessOptions,
+    output: Path,
+    *,
+    model_spec: dict[str, Any],
+    config: TrainConfig,
+    device: str = "auto",
+    resume: bool = False,
+    force: bool = False,
+    dist: Dist = SINGLE,
+    objective: str | None = None,
+    init: Path | None = None,
+    time_limit: float | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    progress: Callable[[int, float], None] | None = None,
+) -> RunResult:
+    """``dnaseq train``: ``data.inputs`` (one dataset folder, or FASTA/table/BED inputs to
+    preprocess with ``data``) in, the finished run folder ``output`` out.
+
+    The folder is built aside and moved onto ``output`` when complete; an interrupted run leaves
+    it for ``resume`` (which continues it, or ``output`` itself). ``force`` replaces an earlier
+    dnaseq folder. Under torchrun (``dist``) every rank calls this; rank 0 alone preprocesses and
+    writes. ``on_start(windows)`` is called once the dataset is open, with the training windows
+    per epoch this process sees, just before training starts; the other arguments are
+    :func:`train_run`'s. An input error about the dataset built from the inputs names the inputs.
+    Returns the run with ``run_dir`` = ``output``.
+    """
+    from dnaseq_cli.device import resolve_device
+
+    device_obj = resolve_device(device)
+    folder = resumable_directory(
+        output, force=force, resume=resume,
+        inputs=[*data.inputs, *data.val_inputs, *data.test_inputs, data.reference, init],
+        keep=lambda work: (work / STATE_FILE).is_file(), is_main=dist.is_main,
+        barrier=dist.barrier,  # every rank has looked at the folder before rank 0 changes it
+    )  # fmt: skip
+    with folder as run_dir, errors_named_after(data.inputs, run_dir):
+        dist.barrier()  # rank 0 has made the folder
+        dataset = open_or_build(
+            data, run_dir, resume=resume, is_main=dist.is_main, barrier=dist.barrier
+        )
+        if on_start is not None:
+            on_start(-(-len(dataset.split("train")) // dist.world_size))
+        result = train_run(
+            dataset, run_dir, model_spec=model_spec, config=config, device=device_obj,
+            resume=resume, on_epoch=on_epoch, progress=progress, dist=dist, objective=objective,
+            init=init, time_limit=time_limit,
+        )  # fmt: skip
+    return replace(result, run_dir=Path(output))
+
+
+def train_backbones(
+    data: PreprocessOptions,
+    output: Path,
+    backbones: Sequence[str],
+    *,
+    size: str,
+    config: TrainConfig,
+    device: str = "auto",
+    force: bool = False,
+    on_start: Callable[[str, int], None] | None = None,
+) -> list[RunResult]:
+    """``dnaseq compare --run``: one run folder per backbone, ``output/<backbone>/``, on the same
+    dataset (``data.inputs``: a dataset folder, or inputs preprocessed once into
+    ``output/dataset``) under one training ``config`` (budget and seed).
+
+    Every backbone's spec and the inputs are checked before any work; ``output`` is built aside
+    and moved into place when every run is done. ``on_start(backbone, index)`` is called as each
+    run begins. Returns the runs with ``run_dir`` = ``output/<backbone>``.
+    """
+    from dnaseq_cli.device import resolve_device
+
+    specs = {backbone: factory.model_spec(backbone, size) for backbone in backbones}
+    for path in data.inputs:
+        if not Path(path).exists():
+            raise InputError("dataset not found", path=path)
+    device_obj = resolve_device(device)
+    check_folder_output(output, force=force, inputs=data.inputs)
+    results = []
+    with output_directory(output, force=force, inputs=data.inputs) as building:
+        dataset = open_or_build(data, building)
+        for index, (backbone, spec) in enumerate(specs.items()):
+            if on_start is not None:
+                on_start(backbone, index)
+            result = train_run(
+                dataset, building / backbone, model_spec=spec, config=config, device=device_obj
+            )
+            results.append(replace(result, run_dir=Path(output) / backbone))
+    return results
 
 
 def _write_run_config(
@@ -431,7 +540,7 @@ def _finish(
     if task != MLM_TASK:
         _write_predictions(dataset, trainer, task, outputs, run_dir)
     run_plots(run_dir, task, labels, outputs, state.history)
-    return RunResult(run_dir, metrics, state.history, parameters)
+    return RunResult(run_dir, metrics, state.history, parameters, trainer.synthetic_counts)
 
 
 def _write_predictions(

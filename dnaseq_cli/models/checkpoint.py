@@ -137,6 +137,7 @@ class CheckpointSpec:
     head: dict[str, Any] | None
     data: DataRecord
     weights_sha256: str | None
+    checked: bool = False  # its format's checker passed (read_spec's default)
 
     @property
     def config_file(self) -> Path:
@@ -187,6 +188,7 @@ def read_spec(folder: str | Path, *, check: bool = True) -> CheckpointSpec:
         head=dict(head) if isinstance(head, dict) else None,
         data=DataRecord.from_dict(raw.get("data")),
         weights_sha256=digest if isinstance(digest, str) else None,
+        checked=check,
     )
 
 
@@ -662,24 +664,30 @@ def load_weights_into(model: nn.Module, state: dict[str, torch.Tensor], weights:
 
 
 def load_checkpoint(
-    folder: str | Path, map_location: str | torch.device = "cpu", *, ensembles: bool = False
+    folder: str | Path | CheckpointSpec,
+    map_location: str | torch.device = "cpu",
+    *,
+    ensembles: bool = False,
 ) -> nn.Module:
     """Rebuild a model saved by `save_checkpoint` (or an HF Caduceus folder) in eval mode, with
     the loader its format registered; an ensemble folder only with ``ensembles=True``.
 
+    ``folder`` may be a :class:`CheckpointSpec` already read (its fields are checked only when
+    ``read_spec`` did not check them): config.json is read and checked once per load.
     Raises :class:`InputError` naming the file and the field for anything wrong with the folder.
     """
-    folder = Path(folder)
-    raw = read_config(folder)
-    config_file = folder / CONFIG_NAME
-    fmt = checkpoint_format(raw, config_file)
+    spec = folder if isinstance(folder, CheckpointSpec) else read_spec(folder, check=False)
+    fmt = spec.format
+    if not spec.checked:
+        fmt = checkpoint_format(spec.raw, spec.config_file)
     if fmt == ENSEMBLE and not ensembles:
         raise InputError(
-            "this is an ensemble folder; load one of its members/NAME folders", path=config_file
+            "this is an ensemble folder; load one of its members/NAME folders",
+            path=spec.config_file,
         )
-    handler = _format(fmt)
-    handler.check(raw, config_file)
-    spec = read_spec(folder, check=False)
+    handler = _format(str(fmt))
+    if not spec.checked:
+        handler.check(spec.raw, spec.config_file)
     return handler.load(spec, map_location)
 
 

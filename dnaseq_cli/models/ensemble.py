@@ -33,7 +33,7 @@ from .checkpoint import (
     check_fields,
     field_error,
     load_checkpoint,
-    read_config,
+    read_spec,
     register_format,
 )
 from .heads import SequenceClassifier
@@ -168,8 +168,13 @@ def load_ensemble(folder: Path, spec: dict[str, Any], device: torch.device) -> E
 
     Each member is a checkpoint folder and is checked as one (fields, weights hash); it must also
     read the window and predict the classes the ensemble's config.json records."""
+    check_ensemble_spec(spec, folder / CONFIG_NAME)
+    return _build(folder, spec, device)
+
+
+def _build(folder: Path, spec: dict[str, Any], device: torch.device) -> EnsembleClassifier:
+    """The ensemble of a folder whose config.json (``spec``) is already checked."""
     config_file = folder / CONFIG_NAME
-    check_ensemble_spec(spec, config_file)
     data = spec.get("data") or {}
     members: list[SequenceClassifier] = []
     encodings: list[str] = []
@@ -182,9 +187,10 @@ def load_ensemble(folder: Path, spec: dict[str, Any], device: torch.device) -> E
                 f"ensemble member {entry['name']!r} is missing ({entry['path']}/{CONFIG_NAME})",
                 path=config_file,
             )
-        member_spec = read_config(path)
+        member = read_spec(path, check=False)  # checked as it loads: read once
+        member_spec = member.raw
         try:
-            model = load_checkpoint(path, map_location=device)
+            model = load_checkpoint(member, map_location=device)
         except (OSError, ValueError, KeyError, RuntimeError) as error:
             raise InputError(
                 f"cannot load ensemble member {entry['path']}: {error}", path=folder
@@ -234,7 +240,7 @@ def _check_member_fits(
 
 
 def _load(spec: CheckpointSpec, map_location: str | torch.device) -> nn.Module:
-    return load_ensemble(spec.path, spec.raw, torch.device(map_location))
+    return _build(spec.path, spec.raw, torch.device(map_location))  # load_checkpoint checked it
 
 
 register_format(ENSEMBLE, check=check_ensemble_spec, load=_load)

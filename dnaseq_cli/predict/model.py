@@ -161,11 +161,11 @@ class WindowScorer:
         self.classifier: torch.nn.Module | None  # a SequenceClassifier or an EnsembleClassifier
         self.lm: MaskedLM | None
         if spec.is_ensemble:  # members convert the char ids themselves
-            self.classifier = load_checkpoint(path, map_location=self.device, ensembles=True)
+            self.classifier = load_checkpoint(spec, map_location=self.device, ensembles=True)
             self.lm = None
             return
         try:
-            loaded = load_checkpoint(path, map_location=self.device)
+            loaded = load_checkpoint(spec, map_location=self.device)  # checked once, above
         except (OSError, ValueError, KeyError, RuntimeError) as error:
             raise InputError(f"cannot load the checkpoint: {error}", path=path) from None
         n_out: int | None = None
@@ -286,3 +286,19 @@ __all__ = [
     "logit",
     "resolve_model_path",
 ]
+
+
+def score_split(
+    model: str | Path, dataset: str | Path, split: str = "test", *, device: str = "cpu",
+    batch_size: int = 256,
+):  # fmt: skip
+    """The records of one split of a ``dnaseq preprocess`` dataset and their positive-class
+    probabilities from a model folder (checkpoint or ensemble; both strands averaged), for
+    metrics on records the model never saw (``scripts/split_metrics.py``, cross-validation)."""
+    from dnaseq_cli.data.dataset import load_dataset
+
+    data = load_dataset(dataset)
+    rows = data.split(split)
+    scorer = WindowScorer(model, device=device, batch_size=batch_size)
+    tokens = torch.from_numpy(np.asarray(data.tokens[rows], dtype=np.int64))
+    return data.records.iloc[rows], scorer.score_ids(tokens)[:, 1]

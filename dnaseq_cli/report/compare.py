@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,12 @@ MEASURED = (
 )
 
 _REQUIRED = ("run_config.json", "test_metrics.json")
+_CHECKPOINT = "checkpoint"  # the run folder's best checkpoint (config.json + weights)
+
+#: A checkpoint folder -> its config.json as a JSON object. The caller passes
+#: ``lambda folder: dnaseq_cli.models.checkpoint.read_spec(folder, check=False).raw``: checkpoint
+#: folders have one reader, in models, which report sits below.
+ReadCheckpoint = Callable[[Path], dict[str, Any]]
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -93,13 +99,19 @@ def _integer(value: Any) -> int | None:
     return None if number is None else int(number)
 
 
-def read_run(folder: Path, describe_backbone: DescribeBackbone | None = None) -> dict[str, Any]:
+def read_run(
+    folder: Path,
+    describe_backbone: DescribeBackbone | None = None,
+    read_checkpoint: ReadCheckpoint | None = None,
+) -> dict[str, Any]:
     """One measured row from a ``dnaseq train`` run folder.
 
     Multi-class runs report macro precision/recall/F1 (binary runs: those of the positive class).
     Throughput in training is the mean of the epochs' seq/s; the longest sequence is the window
     length the run trained and tested on. The attention and embeddings cells are worded by
-    ``describe_backbone`` (``dnaseq_cli.models.registry.describe``), 'n/r' without it.
+    ``describe_backbone`` (``dnaseq_cli.models.registry.describe``), 'n/r' without it. The
+    checkpoint's config (representation, full backbone config) is read with ``read_checkpoint``;
+    without it the row has what run_config.json records.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -110,8 +122,12 @@ def read_run(folder: Path, describe_backbone: DescribeBackbone | None = None) ->
     run_config = _read_json(folder / "run_config.json")
     metrics = _read_json(folder / "test_metrics.json")
     model = run_config.get("model") or {}
-    checkpoint_config = folder / "checkpoint" / "config.json"
-    checkpoint = _read_json(checkpoint_config) if checkpoint_config.is_file() else {}
+    checkpoint_folder = folder / _CHECKPOINT
+    checkpoint = (
+        read_checkpoint(checkpoint_folder)
+        if read_checkpoint is not None and (checkpoint_folder / "config.json").is_file()
+        else {}
+    )
     data = checkpoint.get("data") or {}
     manifest = run_config.get("dataset_manifest") or {}
     train_rate = None
@@ -152,9 +168,11 @@ def read_run(folder: Path, describe_backbone: DescribeBackbone | None = None) ->
 
 
 def measured_rows(
-    folders: Sequence[Path], describe_backbone: DescribeBackbone | None = None
+    folders: Sequence[Path],
+    describe_backbone: DescribeBackbone | None = None,
+    read_checkpoint: ReadCheckpoint | None = None,
 ) -> list[dict[str, Any]]:
-    rows = [read_run(folder, describe_backbone) for folder in folders]
+    rows = [read_run(folder, describe_backbone, read_checkpoint) for folder in folders]
     names = [row["run"] for row in rows]
     if len(set(names)) < len(names):  # same folder name under different parents: keep them apart
         for row, folder in zip(rows, folders, strict=True):

@@ -150,6 +150,17 @@ def classification_metrics(
     return result
 
 
+#: what :func:`binary_metrics` keeps of :func:`classification_metrics`
+BINARY_KEPT = ("accuracy", "precision", "recall", "f1", "f1_macro", "mcc", "auroc", "auprc")
+
+
+def binary_metrics(labels: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    """The scalar metrics of binary labels (0/1) and positive-class probabilities, as
+    :func:`classification_metrics` computes them for ``dnaseq train``."""
+    found = classification_metrics(labels, np.stack([1 - probability, probability], axis=1))
+    return {k: float(found[k]) for k in BINARY_KEPT if k in found}
+
+
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """MSE, MAE, Pearson and Spearman correlations and R^2."""
     y_true = np.asarray(y_true, dtype=np.float64)

@@ -162,3 +162,24 @@ def task_auroc_png(rows: Sequence[dict[str, Any]], tasks: Sequence[str], path: P
     axes.set(ylabel="dev AUROC", ylim=(0.4, 1.0), title="dnaseq backbones on GUE (dev split)")
     axes.legend(fontsize=7, ncols=2, loc="lower right")
     return _save(figure, path)
+
+
+def write_by_task(
+    rows: Sequence[dict[str, Any]], tasks: Sequence[str], out_dir: Path
+) -> list[Path]:
+    """comparison_by_task.tsv, .md and .json (the by-task table) and comparison_by_task.png."""
+    from dnaseq_cli.output import MARKER, atomic_path, mark_as_written
+    from dnaseq_cli.report.compare import to_json, to_markdown, to_tsv
+
+    columns = task_columns(tasks)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix, text in (("tsv", to_tsv(rows, columns)), ("md", to_markdown(rows, columns)),
+                         ("json", to_json({"by_task": rows}))):  # fmt: skip
+        with atomic_path(out_dir / f"comparison_by_task.{suffix}") as tmp:
+            tmp.write_text(text)
+        written.append(out_dir / f"comparison_by_task.{suffix}")
+    written.append(task_auroc_png(rows, tasks, out_dir / "comparison_by_task.png"))
+    if (out_dir / MARKER).is_file():  # a folder dnaseq built (compare --run): these are its own
+        mark_as_written(out_dir)
+    return written

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dnaseq_cli.windows.centred import Window, centred_window, fetch_centred, fetch_window
 from dnaseq_cli.windows.source import InMemorySource, SequenceSource, contig_length, fetch_padded
-from dnaseq_cli.windows.tiling import Tiling, tile, tile_array, tile_interval, tile_sequence
+from dnaseq_cli.windows.tiling import Tiling, tile, tile_interval
 from dnaseq_cli.windows.variants import VariantWindowPair, variant_windows
 
 __all__ = [
@@ -22,8 +22,6 @@ __all__ = [
     "fetch_padded",
     "fetch_window",
     "tile",
-    "tile_array",
     "tile_interval",
-    "tile_sequence",
     "variant_windows",
 ]

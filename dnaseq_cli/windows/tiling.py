@@ -125,32 +125,6 @@ def symmetric_starts(
     return np.where(left, rounded(index), gap - rounded(steps - index))
 
 
-def tile_array(
-    values: np.ndarray, window: int, stride: int, *, pad_value: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cut a 1-D array (e.g. char ids) into ``[n, window]`` tiles plus a validity mask."""
-    tiling = tile(int(values.shape[0]), window, stride)
-    if not len(tiling):
-        return np.zeros((0, window), values.dtype), np.zeros((0, window), bool)
-    total = int(tiling.ends[-1])
-    padded = np.full(total, pad_value, dtype=values.dtype)
-    padded[: values.shape[0]] = values
-    mask = np.zeros(total, dtype=bool)
-    mask[: values.shape[0]] = True
-    view = np.lib.stride_tricks.sliding_window_view
-    return view(padded, window)[::stride].copy(), view(mask, window)[::stride].copy()
-
-
-def tile_sequence(
-    seq: str, window: int, stride: int, *, pad_char: str = "N"
-) -> tuple[list[str], np.ndarray]:
-    """Cut a string into tiles (the last padded with ``pad_char``) plus a ``[n, window]`` mask."""
-    tiling = tile(seq, window, stride)
-    padded = seq + pad_char * (int(tiling.ends[-1]) - len(seq) if len(tiling) else 0)
-    tiles = [padded[s:e] for s, e in tiling]  # one slice per window, not per base
-    return tiles, np.arange(window)[None, :] < tiling.valid_lengths[:, None]
-
-
 def interval_starts(
     interval: Interval, window: int, stride: int, first: int = 0, last: int | None = None
 ) -> np.ndarray:

@@ -196,3 +196,22 @@ def test_cli_version_and_unknown_commands():
     result = run_cli("annotate", "x.vcf")
     assert result.returncode == 2
     assert "No such command" in result.stderr
+
+
+def test_open_or_build_opens_a_dataset_folder_or_builds_one_from_inputs(tmp_path):
+    from dnaseq_cli.data.preprocess import errors_named_after, open_or_build
+
+    table = EXAMPLES / "enhancers_cohn.tsv"
+    built = open_or_build(PreprocessOptions(inputs=[table], seed=3), tmp_path / "work")
+    assert built.path == tmp_path / "work" / "dataset" and built.tokens.shape == (300, 500)
+    opened = open_or_build(PreprocessOptions(inputs=[built.path]), tmp_path / "other")
+    assert opened.path == built.path and not (tmp_path / "other").exists()
+    with pytest.raises(InputError, match="--val-input"):
+        open_or_build(PreprocessOptions(inputs=[built.path], val_inputs=[table]), tmp_path)
+    stamp = (built.path / "manifest.json").stat().st_mtime_ns
+    again = open_or_build(PreprocessOptions(inputs=[table]), tmp_path / "work", resume=True)
+    assert (again.path / "manifest.json").stat().st_mtime_ns == stamp  # resumed: not rebuilt
+    # an error about the dataset built in the work folder names the user's inputs
+    with pytest.raises(InputError) as error, errors_named_after([table], tmp_path / "work"):
+        raise InputError("bad", path=built.path / "records.tsv")
+    assert error.value.path == str(table)

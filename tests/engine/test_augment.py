@@ -209,3 +209,21 @@ def test_cli_rejects_bad_augmentation_options(imbalanced, tmp_path: Path) -> Non
     for bad in (["--augment", "vae"], ["--shift-augment", "-1"], ["--shuffled-negatives", "-0.5"]):
         result = run_cli("train", imbalanced.path, "-o", tmp_path / "x", *bad)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_run_result_carries_the_synthetic_counts(imbalanced, tmp_path: Path) -> None:
+    """dnaseq train prints the synthetic rows from the RunResult, as run_config.json records them."""
+    from dnaseq_cli.data.preprocess import PreprocessOptions
+    from dnaseq_cli.engine import run
+    from dnaseq_cli.engine.trainer import TrainConfig
+    from dnaseq_cli.models import factory
+
+    out = tmp_path / "run"
+    result = run.train(
+        PreprocessOptions(inputs=[imbalanced.path]), out,
+        model_spec=factory.model_spec("cnn", "tiny"),
+        config=TrainConfig(epochs=1, batch_size=16, shuffled_negatives=0.5), device="cpu",
+    )  # fmt: skip
+    assert result.run_dir == out and (out / "test_metrics.json").is_file()
+    assert result.synthetic == json.loads((out / "run_config.json").read_text())["synthetic"]
+    assert result.synthetic["shuffled_negatives"] == round(0.5 * len(imbalanced.split("train")))

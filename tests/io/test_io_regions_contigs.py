@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.io.contigs import ContigMapper, check_naming, naming_style
-from dnaseq_cli.io.regions import Region, parse_region, parse_region_spec
 from dnaseq_cli.io.sequence_utils import (
     VALID_CHARS,
     complement,
@@ -17,6 +16,8 @@ from dnaseq_cli.io.sequence_utils import (
     reverse_complement_bytes,
 )
 from dnaseq_cli.records import Interval
+
+from .region_strings import Region, parse_region, parse_region_spec
 
 LENGTHS = {"chr1": 5_000, "chr2": 400_000, "HLA-A*01:01": 3_000}
 

@@ -345,3 +345,23 @@ def test_tied_tensors_saved_equal_in_a_bin_are_accepted_and_unequal_refused(tmp_
     torch.save(tensors, folder / "pytorch_model.bin")
     with pytest.raises(InputError, match="mamba_rev.out_proj.weight.*differ"):
         WindowScorer(folder, window=WINDOW, device="cpu")
+
+
+def test_scoring_checks_config_json_once(tmp_path, monkeypatch):
+    """WindowScorer reads and checks config.json once: the loader trusts the checked spec."""
+    from dnaseq_cli.models import checkpoint
+    from dnaseq_cli.models.caduceus import hf_format
+
+    save_hf_checkpoint(_caduceus(2), tmp_path / "hf")
+    handler = checkpoint._format(checkpoint.HF_CADUCEUS)
+    check, calls = handler.check, []
+
+    def counted(raw, path):
+        calls.append(path)
+        return check(raw, path)
+
+    monkeypatch.setattr(hf_format, "check_hf_config", counted)  # a loader's own call
+    counted_format = checkpoint.Format(handler.name, counted, handler.load)
+    monkeypatch.setitem(checkpoint._FORMATS, checkpoint.HF_CADUCEUS, counted_format)
+    WindowScorer(tmp_path / "hf", window=WINDOW, device="cpu")
+    assert calls == [tmp_path / "hf" / "config.json"]

@@ -277,3 +277,27 @@ def test_bundled_default_model_scores_the_examples(tmp_path):
     assert len(table) == 300 and table.score.between(0, 1).all()
     # These 300 sequences were part of the model's training data; this only checks it is sane.
     assert (table.predicted == table.label).mean() > 0.6
+
+
+def test_score_split_scores_the_records_of_one_split(tiny_model, tmp_path):
+    """scripts/split_metrics.py's scoring: one split's records and their class-1 probabilities."""
+    from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
+    from dnaseq_cli.predict.model import score_split
+    from dnaseq_cli.report.metrics import binary_metrics, classification_metrics
+
+    options = PreprocessOptions(inputs=[EXAMPLES / "enhancers_cohn.tsv"], window=WINDOW)
+    dataset = preprocess(options, tmp_path / "dataset")
+    records, probability = score_split(tiny_model, dataset.path, "test")
+    assert records["name"].tolist() == dataset.records.loc[dataset.split("test"), "name"].tolist()
+    sequences = pd.read_csv(EXAMPLES / "enhancers_cohn.tsv", sep="\t").set_index("name")["seq"]
+    windows = []
+    for tile in records["name"]:  # 500-bp records tiled into 200-bp windows: NAME:START-END
+        name, span = tile.rsplit(":", 1)
+        start, end = map(int, span.split("-"))
+        windows.append(sequences[name][start - 1 : end])
+    expected = WindowScorer(tiny_model, device="cpu").score(windows)[:, 1]
+    np.testing.assert_allclose(probability, expected, atol=1e-5)
+    labels = records["label"].astype(int).to_numpy()
+    metrics = binary_metrics(labels, probability)
+    full = classification_metrics(labels, np.stack([1 - probability, probability], axis=1))
+    assert metrics == {k: full[k] for k in metrics} and set(metrics) >= {"accuracy", "auroc"}

@@ -11,6 +11,7 @@ from dnaseq_runner import run_subprocess as run_cli
 
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.models import registry
+from dnaseq_cli.models.checkpoint import read_spec
 from dnaseq_cli.report.compare import MEASURED, read_run
 from dnaseq_cli.report.paper_table import PAPER_COLUMNS
 
@@ -217,7 +218,13 @@ def test_descriptive_columns_follow_what_each_run_used(compared):
     """attention/embeddings come from the run's full checkpoint config, the rest from its
     run_config.json: a row never claims a mechanism the run did not use."""
     out, _ = compared
-    cnn, hybrid = (read_run(out / name, registry.describe) for name in ("cnn", "hybrid"))
+
+    def checkpoint_config(folder):
+        return read_spec(folder, check=False).raw
+
+    cnn, hybrid = (
+        read_run(out / name, registry.describe, checkpoint_config) for name in ("cnn", "hybrid")
+    )
     assert cnn["attention"] == "none (convolutions)"
     assert hybrid["attention"].startswith("full self-attention over")
     assert "summed k-mer embeddings" in hybrid["embeddings"]

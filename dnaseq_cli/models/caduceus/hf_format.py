@@ -219,8 +219,15 @@ def load_hf_checkpoint(
     Problems with the folder are :class:`InputError` naming the file and the field or tensor.
     """
     folder = Path(folder)
+    raw = check_hf_config(read_config(folder), folder / CONFIG_NAME)
+    return _build(folder, raw, map_location)
+
+
+def _build(
+    folder: Path, raw: dict[str, Any], map_location: str | torch.device
+) -> CaduceusModel | SequenceClassifier:
+    """The model of an HF Caduceus folder whose config.json (``raw``) is already checked."""
     config_file = folder / CONFIG_NAME
-    raw = check_hf_config(read_config(folder), config_file)
     try:
         cfg = CaduceusConfig.from_dict(raw)
         model = CaduceusModel(config=cfg)
@@ -296,7 +303,7 @@ def save_hf_checkpoint(
 
 
 def _load(spec: CheckpointSpec, map_location: str | torch.device) -> nn.Module:
-    return load_hf_checkpoint(spec.path, map_location=map_location)
+    return _build(spec.path, spec.raw, map_location)  # load_checkpoint checked spec.raw
 
 
 register_format(HF_CADUCEUS, check=check_hf_config, load=_load)

@@ -1,8 +1,11 @@
 """Region strings as samtools writes them (``chr1:1,000-2,000``, 1-based) -> 0-based intervals.
 
-This is the one place where user-typed 1-based coordinates are converted. A bare ``chr1`` (or the
-open ``chr1:1,000-``) needs the contig length to become an :class:`Interval`, so parsing is split in
-two: a :class:`Region` keeps what was written, :meth:`Region.resolve` turns it into an interval.
+No command takes a region string yet (``explain --region`` is a span inside one record), so this
+parser lives next to its test (``test_io_regions_contigs.py``) until one does.
+
+A bare ``chr1`` (or the open ``chr1:1,000-``) needs the contig length to become an
+:class:`Interval`, so parsing is split in two: a :class:`Region` keeps what was written,
+:meth:`Region.resolve` turns it into an interval.
 """
 
 from __future__ import annotations
