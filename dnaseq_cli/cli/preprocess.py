@@ -53,7 +53,7 @@ def preprocess(
         None,
         "--stride",
         callback=at_least_one,
-        help="Tile records longer than --window with this step (default: window).",
+        help="Tile records longer than --window, tiles evenly spread at most this far apart (default: window).",
     ),
     encoding: str = typer.Option(
         "char", "--encoding", "-e", help=f"Token encoding: {', '.join(ENCODING_CHOICES)}."

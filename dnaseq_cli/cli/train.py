@@ -210,7 +210,8 @@ def train(
         None,
         "--stride",
         callback=at_least_one,
-        help="Tile records longer than --window with this step (direct inputs; default: window).",
+        help="Tile records longer than --window, tiles evenly spread at most this far apart "
+        "(direct inputs; default: window).",
     ),
     val_fraction: float = typer.Option(
         0.1, "--val-fraction", callback=fraction(below_one=True), help="Validation fraction."
