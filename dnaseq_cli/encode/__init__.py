@@ -1,15 +1,13 @@
-"""Encodings of DNA sequences: char tokens, k-mer tokens, one-hot, graphs, and their reverse
-complements.
+"""Encodings of DNA sequences: char tokens, k-mer tokens, one-hot, and their reverse complements.
 
 ``encode(seq, name)`` is the single entry point preprocess uses; ``token_dtype(name)`` is the dtype
-of the token array stored for that encoding. The graph module (torch-geometric) is imported on first
-use so that the CLI starts fast.
+of the token array stored for that encoding. There is no graph encoding: the GNN backbone reads
+k-mer ids and builds its graph itself (``models/gnn.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -45,16 +43,13 @@ from dnaseq_cli.encode.vocab import (
 )
 from dnaseq_cli.errors import InputError
 
-_GRAPH_NAMES = ("sequence_graph", "graph_from_tokens", "rc_graph", "batch_graphs")
-GRAPH_K = 3
-
 
 @dataclass(frozen=True)
 class Encoding:
     """What an encoding name means: kind, k, the token array stored for it, vocabulary size."""
 
     name: str
-    kind: str  # "char" | "kmer" | "onehot" | "graph"
+    kind: str  # "char" | "kmer" | "onehot"
     k: int
     tokens: str  # the token encoding whose ids preprocess stores ("onehot" stores char ids)
     vocab_size: int
@@ -105,14 +100,6 @@ ENCODINGS: dict[str, Encoding] = {
         for k in range(1, 7)
     },
     "onehot": Encoding("onehot", "onehot", 1, "char", 4, "float32 [L, 4] one-hot, ACGT"),
-    "graph": Encoding(
-        "graph",
-        "graph",
-        GRAPH_K,
-        f"kmer{GRAPH_K}",
-        KmerVocab(GRAPH_K).size,
-        f"{GRAPH_K}-mer nodes, adjacency + de Bruijn overlap edges",
-    ),
 }
 
 
@@ -125,40 +112,28 @@ def get_encoding(name: str) -> Encoding:
 
 
 def token_dtype(name: str) -> np.dtype:
-    """Dtype of the stored token ids: uint8 for char, kmer1-3, onehot, graph; uint16 for kmer4-6."""
+    """Dtype of the stored token ids: uint8 for char, kmer1-3, onehot; uint16 for kmer4-6."""
     return get_encoding(name).token_dtype
 
 
-def encode(seq: SequenceLike, name: str, *, stride: int | None = None) -> Any:
+def encode(seq: SequenceLike, name: str, *, stride: int | None = None) -> np.ndarray:
     """Encode one sequence by encoding name.
 
     char / kmerK: token ids in :func:`token_dtype` (``stride`` applies to k-mers); onehot: float32
-    ``[L, 4]``; graph: a torch-geometric ``Data`` over 3-mer nodes.
+    ``[L, 4]``.
     """
     enc = get_encoding(name)
     if enc.kind == "char":
         return encode_chars(seq, dtype=enc.token_dtype)
     if enc.kind == "kmer":
         return encode_kmers(seq, enc.k, stride=stride, dtype=enc.token_dtype)
-    if enc.kind == "onehot":
-        return one_hot(seq)
-    from dnaseq_cli.encode.graph import sequence_graph
-
-    return sequence_graph(seq, enc.k, stride=1 if stride is None else stride)
+    return one_hot(seq)
 
 
 def encode_tokens(seq: SequenceLike, name: str, *, stride: int | None = None) -> np.ndarray:
-    """The compact token array preprocess stores for ``name`` (char ids for onehot, k-mer ids for
-    graph); expand later with ``one_hot_from_ids`` / ``graph_from_tokens``."""
+    """The compact token array preprocess stores for ``name`` (char ids for onehot); expand later
+    with ``one_hot_from_ids``."""
     return encode(seq, get_encoding(name).tokens, stride=stride)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _GRAPH_NAMES:
-        from dnaseq_cli.encode import graph
-
-        return getattr(graph, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
@@ -174,7 +149,6 @@ __all__ = [
     "PAD_ID",
     "SEP_ID",
     "UNK_ID",
-    "batch_graphs",
     "decode_chars",
     "decode_kmers",
     "encode",
@@ -184,17 +158,14 @@ __all__ = [
     "encode_kmers",
     "encode_tokens",
     "get_encoding",
-    "graph_from_tokens",
     "ids_from_one_hot",
     "num_kmer_tokens",
     "one_hot",
     "one_hot_from_ids",
     "rc_char_ids",
     "rc_encode_kmers",
-    "rc_graph",
     "rc_kmer_ids",
     "rc_one_hot",
     "reverse_complement",
-    "sequence_graph",
     "token_dtype",
 ]

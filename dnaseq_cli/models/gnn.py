@@ -1,7 +1,7 @@
 """GNN+Attention backbone: a k-mer sequence graph built inside ``forward``, GPS-style layers.
 
 Graph (built on the tensor from a right-padded batch of overlapping k-mer ids, no Python loop over
-sequences; same edge set as :func:`dnaseq_cli.encode.graph.graph_from_tokens`):
+sequences; checked against a per-sequence construction in ``tests/models/graph_oracle.py``):
 
 * nodes: the valid tokens of each row, features = token embedding + sinusoidal position encoding;
 * edges, typed (an edge-type embedding is the edge feature): 0 forward adjacency ``i -> i+1``,

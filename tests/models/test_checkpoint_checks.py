@@ -90,6 +90,9 @@ def _flip(folder: Path) -> None:
          '"data.task" is masked_lm'),
         (lambda f: _edit(f, lambda c: c["config"].update(dropout=float("nan"))), CONFIG_NAME,
          '"config.dropout" must be a finite number'),
+        # no command ever stored graphs; the GNN backbone reads kmer3 ids
+        (lambda f: _edit(f, lambda c: c["data"].update(stored_encoding="graph")), CONFIG_NAME,
+         '"data.stored_encoding" must be one of char, kmer1'),
         (lambda f: (f / CONFIG_NAME).write_text("[1, 2]"), CONFIG_NAME, "expected a JSON object"),
     ],
 )  # fmt: skip

@@ -7,7 +7,6 @@ import json
 import pytest
 import torch
 
-from dnaseq_cli.encode.graph import graph_from_tokens
 from dnaseq_cli.encode.reverse_complement import reverse_complement
 from dnaseq_cli.encode.tokens import encode_batch_kmers
 from dnaseq_cli.models.gnn import (
@@ -23,6 +22,8 @@ from dnaseq_cli.models.rc import (
     complement_ids_for,
     reverse_complement_ids,
 )
+
+from .graph_oracle import graph_from_tokens
 
 SEQS = ["ACGTACGGTTCAGGATNNACGTTAGC", "GGCATTACAGCT", "TTTAACCGGA" * 4, ""]
 
@@ -65,7 +66,7 @@ def test_unknown_kmers_get_adjacency_but_no_overlap_edges() -> None:
 
 
 @pytest.mark.parametrize("window", [1, 4, 16])
-def test_graph_matches_encode_graph(window: int) -> None:
+def test_graph_matches_the_per_sequence_oracle(window: int) -> None:
     ids, mask = batch(SEQS)
     got = edges(SEQS, overlap_window=window)
     ref, offset = set(), 0

@@ -129,6 +129,9 @@ CASES = [
      ['"backbone"', "resnet"]),
     ("wrong-encoding", edit_config(lambda c: c["data"].update(model_encoding="kmer3")), CONFIG,
      ['"data.model_encoding"']),
+    # "graph" was never a preprocess --encoding and is no longer an encoding at all
+    ("graph-stored-encoding", edit_config(lambda c: c["data"].update(stored_encoding="graph")),
+     CONFIG, ['"data.stored_encoding"', '"graph"']),
     ("bad-hash-text", edit_config(lambda c: c.update(weights_sha256="abc")), CONFIG,
      [f'"{WEIGHTS_HASH_KEY}"']),
     ("unknown-format", edit_config(lambda c: c.update(format="keras")), CONFIG, ['"format"']),

@@ -1,4 +1,9 @@
-"""Sequence graphs for the GNN backbone: k-mer nodes, adjacency edges and bounded de Bruijn edges.
+"""Sequence graphs, one sequence at a time: the test oracle for the GNN backbone's batched edges.
+
+Why here: no command stores or reads a graph (``models/gnn.py`` builds its edges inside
+``forward`` from k-mer ids, ``kmer_graph``), so this plain per-sequence construction lives next to
+the tests that check ``kmer_graph`` against it (``test_gnn.py``) and its own test
+(``test_graph_oracle.py``).
 
 Node ``i`` is the k-mer token starting at base ``i * stride``. Edges, in this order:
 

@@ -1,4 +1,4 @@
-"""Sequence graphs: node tokens, edge sets by type, reverse complement, and batching."""
+"""The sequence-graph oracle: node tokens, edge sets by type, reverse complement, and batching."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from hypothesis import strategies as st
 from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 
-from dnaseq_cli.encode.graph import (
+from dnaseq_cli.encode.reverse_complement import reverse_complement
+from dnaseq_cli.encode.tokens import encode_kmers
+from dnaseq_cli.encode.vocab import KmerVocab
+
+from .graph_oracle import (
     EDGE_BACKWARD,
     EDGE_FORWARD,
     EDGE_OVERLAP,
@@ -19,9 +23,6 @@ from dnaseq_cli.encode.graph import (
     rc_graph,
     sequence_graph,
 )
-from dnaseq_cli.encode.reverse_complement import reverse_complement
-from dnaseq_cli.encode.tokens import encode_kmers
-from dnaseq_cli.encode.vocab import KmerVocab
 
 
 def edges(data, kind: int) -> set[tuple[int, int]]:
