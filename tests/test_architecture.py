@@ -161,17 +161,26 @@ def _imported_names(module: str) -> dict[str, set[str]]:
     return names
 
 
-def test_training_commands_only_parse():
+def test_folder_building_commands_only_parse():
     """dnaseq train and compare --run hand run folders, datasets and preprocessing to the library
-    (engine/run.py, data/preprocess.open_or_build): they import none of it themselves."""
+    (engine/run.py, data/preprocess.open_or_build), and dnaseq ensemble hands naming, checking and
+    calibrating its members and its output folder to predict/ensemble.make_ensemble: they import
+    none of it themselves."""
     allowed = {
         "dnaseq_cli.data.preprocess": {"PreprocessOptions"},
         "dnaseq_cli.engine.run": {"train", "train_backbones", "RunResult"},
+        "dnaseq_cli.predict.ensemble": {"make_ensemble"},
     }
     forbidden = {"dnaseq_cli.output", "dnaseq_cli.data.dataset", "dnaseq_cli.device"}
+    # compare passes checkpoint.read_spec to report; ensemble reads no checkpoint itself
+    commands = {
+        "dnaseq_cli.cli.train": forbidden,
+        "dnaseq_cli.cli.compare": forbidden,
+        "dnaseq_cli.cli.ensemble": forbidden | {"dnaseq_cli.models.checkpoint"},
+    }
     wrong = []
-    for module in ("dnaseq_cli.cli.train", "dnaseq_cli.cli.compare"):
+    for module, refused in commands.items():
         for source, names in _imported_names(module).items():
-            if source in forbidden or not names <= allowed.get(source, names):
+            if source in refused or not names <= allowed.get(source, names):
                 wrong.append(f"{module}: from {source} import {', '.join(sorted(names))}")
     assert not wrong, wrong

@@ -9,14 +9,7 @@ import typer
 from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one
 from dnaseq_cli.cli.console import stderr_console
 from dnaseq_cli.errors import InputError
-from dnaseq_cli.models.checkpoint import read_spec
-from dnaseq_cli.output import check_folder_output
-from dnaseq_cli.predict.ensemble import (
-    MemberSource,
-    build_ensemble,
-    checkpoint_folder,
-    fit_calibration,
-)
+from dnaseq_cli.predict.ensemble import make_ensemble
 from dnaseq_cli.threads import use_threads
 
 
@@ -31,20 +24,6 @@ def parse_weights(text: str | None, count: int) -> list[float]:
     if len(weights) != count:
         raise InputError(f"--weights gives {len(weights)} numbers for {count} members")
     return weights
-
-
-def member_names(folders: list[Path]) -> list[str]:
-    """Members named by backbone (``hybrid``, ``kmer``), numbered when a backbone repeats."""
-    names = []
-    for folder in folders:
-        try:
-            backbone = read_spec(folder, check=False).raw["backbone"]
-        except (InputError, KeyError):  # the loader names what is wrong
-            backbone = "member"
-        names.append(str(backbone))
-    if len(set(names)) == len(names):
-        return names
-    return [f"{name}_{i}" for i, name in enumerate(names)]
 
 
 def ensemble(
@@ -73,19 +52,15 @@ def ensemble(
     backbones. Each member's checkpoint is copied into OUTPUT/members/.
     """
     use_threads(threads)
-    folders = [checkpoint_folder(path) for path in members]
-    sources = [
-        MemberSource(name, folder, weight)
-        for name, folder, weight in zip(
-            member_names(folders), folders, parse_weights(weights, len(members)), strict=True
-        )
-    ]
-    check_folder_output(output, force=force, inputs=[*members, calibrate])
-    calibration = None
-    if calibrate is not None:
-        calibration = fit_calibration(sources, calibrate, calibration_split)
-    config = build_ensemble(sources, output, overwrite=force, calibration=calibration)
+    config = make_ensemble(
+        members,
+        output,
+        weights=parse_weights(weights, len(members)),
+        calibrate=calibrate,
+        calibration_split=calibration_split,
+        force=force,
+    )
+    names = [member["name"] for member in config["members"]]
     stderr_console().print(
-        f"ensemble of {len(sources)} members ({', '.join(m['name'] for m in config['members'])}) "
-        f"written to {output}"
+        f"ensemble of {len(names)} members ({', '.join(names)}) written to {output}"
     )

@@ -12,7 +12,8 @@ ensemble is a checkpoint folder like any other, so ``predict --model`` and ``vep
 Every member must read windows of the same length and predict the same classes. Each member keeps
 its own strand averaging; the ensemble's probability is the weighted mean of the members'. The
 ensemble model itself (loading and scoring) is :mod:`dnaseq_cli.models.ensemble`; this module
-checks and copies the members and fits their Platt calibration.
+names, checks and copies the members and fits their Platt calibration (:func:`make_ensemble`, what
+``dnaseq ensemble`` calls, does all of it).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from dnaseq_cli.models.ensemble import (
     member_encoding,
     member_logits,
 )
-from dnaseq_cli.output import output_directory
+from dnaseq_cli.output import check_folder_output, output_directory
 
 
 def fit_platt(margin: np.ndarray, labels: np.ndarray, l2: float = 1e-4) -> tuple[float, float]:
@@ -94,6 +95,20 @@ def checkpoint_folder(path: Path) -> Path:
             f"not a run or checkpoint folder (no {CONFIG_NAME} + {WEIGHTS_NAME})", path=path
         )
     return folder
+
+
+def member_names(folders: list[Path]) -> list[str]:
+    """Members named by backbone (``hybrid``, ``kmer``), numbered when a backbone repeats."""
+    names = []
+    for folder in folders:
+        try:
+            backbone = read_spec(folder, check=False).raw["backbone"]
+        except (InputError, KeyError):  # the loader names what is wrong
+            backbone = "member"
+        names.append(str(backbone))
+    if len(set(names)) == len(names):
+        return names
+    return [f"{name}_{i}" for i, name in enumerate(names)]
 
 
 def _member_spec(folder: Path) -> dict[str, Any]:
@@ -228,6 +243,37 @@ def build_ensemble(
     return config
 
 
+def make_ensemble(
+    members: list[Path],
+    output: Path,
+    *,
+    weights: list[float] | None = None,
+    calibrate: Path | None = None,
+    calibration_split: str = "val",
+    force: bool = False,
+) -> dict[str, Any]:
+    """Run or checkpoint folders -> one ensemble model folder; returns its config.
+
+    Members are named by backbone. The output folder is checked before any calibration work, so a
+    refused ``output`` costs nothing; ``calibrate`` (a ``dnaseq preprocess`` dataset) fits each
+    member's Platt scaling on its ``calibration_split``.
+    """
+    folders = [checkpoint_folder(path) for path in members]
+    if weights is None:
+        weights = [1.0] * len(folders)
+    if len(weights) != len(folders):
+        raise InputError(f"{len(weights)} weights for {len(folders)} members")
+    sources = [
+        MemberSource(name, folder, weight)
+        for name, folder, weight in zip(member_names(folders), folders, weights, strict=True)
+    ]
+    check_folder_output(output, force=force, inputs=[*members, calibrate])
+    calibration = None
+    if calibrate is not None:
+        calibration = fit_calibration(sources, calibrate, calibration_split)
+    return build_ensemble(sources, output, overwrite=force, calibration=calibration)
+
+
 __all__ = [
     "MemberSource",
     "build_ensemble",
@@ -235,4 +281,6 @@ __all__ = [
     "checkpoint_folder",
     "fit_calibration",
     "fit_platt",
+    "make_ensemble",
+    "member_names",
 ]

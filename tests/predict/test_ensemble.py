@@ -10,7 +10,8 @@ import pytest
 from dnaseq_runner import run_in_process as run_cli
 
 from dnaseq_cli.data.preprocess import PreprocessOptions, preprocess
-from dnaseq_cli.predict.ensemble import fit_platt
+from dnaseq_cli.errors import InputError
+from dnaseq_cli.predict.ensemble import fit_platt, make_ensemble, member_names
 from dnaseq_cli.predict.model import WindowScorer, logit
 
 from .conftest import EXAMPLES, WINDOW, save_model
@@ -167,3 +168,22 @@ def test_train_init_from_an_ensemble_names_its_members(members, tmp_path):
     )  # fmt: skip
     assert result.returncode == 2 and "members/NAME" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_members_are_named_by_backbone_and_numbered_when_one_repeats(members, tmp_path):
+    assert member_names(members) == ["cnn", "kmer"]
+    assert member_names([members[0], members[0], members[1]]) == ["cnn_0", "cnn_1", "kmer_2"]
+    assert member_names([tmp_path]) == ["member"]  # no config.json: the loader says what is wrong
+
+
+def test_make_ensemble_refuses_the_output_before_calibrating(members, tmp_path):
+    """A refused output folder costs no calibration work (nor a look at the calibration set)."""
+    (tmp_path / "ens").mkdir()
+    (tmp_path / "ens" / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="--force") as caught:
+        make_ensemble(members, tmp_path / "ens", calibrate=tmp_path / "no_such_dataset")
+    assert caught.value.exit_code == 2
+    with pytest.raises(InputError, match="2 members"):
+        make_ensemble(members, tmp_path / "other", weights=[1.0])
+    config = make_ensemble(members, tmp_path / "other", weights=[3.0, 1.0])
+    assert [(m["name"], m["weight"]) for m in config["members"]] == [("cnn", 3.0), ("kmer", 1.0)]
