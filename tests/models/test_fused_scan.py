@@ -177,3 +177,18 @@ def test_the_kernel_projects_the_low_rank_step_like_dt_proj(reverse, length):
     names = ("u", "low-rank step", "dt_proj weight", "A", "B", "C", "D", "z", "bias")
     for name, mine, theirs in zip(names, grads_own, grads_ref, strict=True):
         assert _relative_gap(mine, theirs) < 1e-5, name
+
+
+def test_the_backward_uses_the_segment_functions_compiled_without_aliasing():
+    """The backward's segment work runs in the versions compiled up front with LLVM's no-alias
+    promise (fused_scan._unaliased): a call whose argument types missed that signature would
+    compile a second, slower version silently."""
+    kernels = importlib.import_module("dnaseq_cli.models.caduceus.fused_scan")
+    u, delta, A, B, C, D, z, bias = (t.requires_grad_() for t in _inputs(2, 32, 8, 40, seed=5))
+    for project in (False, True):
+        weight = torch.randn(32, 3, requires_grad=True) if project else None
+        low = torch.randn(2, 3, 40, requires_grad=True) if project else delta
+        y = selective_scan(u, low, A, B, C, D, z, bias, True, delta_proj=weight)
+        y.sum().backward()
+    for name in ("_recompute_segment", "_adjoint_segment", "_step_gradients"):
+        assert len(getattr(kernels, name).signatures) == 1, name
