@@ -46,28 +46,11 @@ def masked_max_pool(x: Tensor, mask: Tensor, factor: int) -> tuple[Tensor, Tenso
     return pooled.masked_fill(~new_mask[:, None], 0.0), new_mask
 
 
-def char_kmer_ids(input_ids: Tensor, mask: Tensor, k: int) -> Tensor:
-    """Centred k-mer ids ``[B, L]`` from char ids: ``1 + base-4 index``, or 0 when the window holds
-    anything but A/C/G/T inside the valid part."""
-    code = input_ids.long() - A_ID
-    ok = mask & (code >= 0) & (code <= 3)
-    code = torch.where(ok, code, torch.zeros_like(code))
-    left = (k - 1) // 2
-    right = k - 1 - left
-    code = F.pad(code, (left, right))
-    ok = F.pad(ok, (left, right), value=False)
-    length = input_ids.shape[1]
-    value = torch.zeros_like(input_ids, dtype=torch.long)
-    good = torch.ones_like(mask)
-    for o in range(k):  # k small passes over the whole tensor
-        value = value * 4 + code[:, o : o + length]
-        good = good & ok[:, o : o + length]
-    return torch.where(good, value + 1, torch.zeros_like(value))
-
-
 def char_kmer_levels(input_ids: Tensor, mask: Tensor, ks: list[int]) -> dict[int, Tensor]:
-    """:func:`char_kmer_ids` for several ``k`` at once: the (k+1)-mer value extends the k-mer one,
-    so ``max(ks)`` passes replace ``sum(ks)`` (the embedding's main cost on short windows)."""
+    """Centred k-mer ids ``[B, L]`` from char ids for each k in ``ks``: ``1 + base-4 index``, or 0
+    when the window holds anything but A/C/G/T inside the valid part. The (k+1)-mer value extends
+    the k-mer one, so ``max(ks)`` passes replace ``sum(ks)`` (the embedding's main cost on short
+    windows)."""
     top = max(ks)
     code = input_ids.long() - A_ID
     ok = mask & (code >= 0) & (code <= 3)

@@ -72,12 +72,6 @@ def reverse_complement_ids(
     return ids, mask
 
 
-def masked_mean(hidden: Tensor, mask: Tensor) -> Tensor:
-    """Mean of ``hidden [B, L, D]`` over valid positions (zero for an empty row)."""
-    w = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * w).sum(1) / w.sum(1).clamp(min=1.0)
-
-
 class StrandAveragedBackbone:
     """Mixin giving a backbone the interface the shared heads read (``models/heads.py``).
 

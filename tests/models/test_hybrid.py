@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import Tensor
 
 from dnaseq_cli.encode.reverse_complement import reverse_complement
 from dnaseq_cli.encode.tokens import encode_batch_chars
+from dnaseq_cli.encode.vocab import A_ID
 from dnaseq_cli.models.heads import SequenceClassifier
 from dnaseq_cli.models.hybrid import HybridCNNTransformerBackbone
-from dnaseq_cli.models.layers import SelfAttention, char_kmer_ids, char_kmer_levels
+from dnaseq_cli.models.layers import SelfAttention, char_kmer_levels
 
 SEQS = ["ACGTACGGTTCAGGATNNACGTTAGCAT", "GGCATTACAGCT", "TTTAACCGGA" * 5, ""]
 
@@ -17,6 +20,26 @@ SEQS = ["ACGTACGGTTCAGGATNNACGTTAGCAT", "GGCATTACAGCT", "TTTAACCGGA" * 5, ""]
 def batch(seqs: list[str], length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     ids, mask = encode_batch_chars(seqs, length)
     return torch.from_numpy(ids), torch.from_numpy(mask)
+
+
+def char_kmer_ids(input_ids: Tensor, mask: Tensor, k: int) -> Tensor:
+    """One k of :func:`char_kmer_levels` the plain way, k shifted passes (the oracle its single
+    pass over all k is checked against): centred k-mer ids ``[B, L]`` from char ids, ``1 + base-4
+    index``, or 0 when the window holds anything but A/C/G/T inside the valid part."""
+    code = input_ids.long() - A_ID
+    ok = mask & (code >= 0) & (code <= 3)
+    code = torch.where(ok, code, torch.zeros_like(code))
+    left = (k - 1) // 2
+    right = k - 1 - left
+    code = F.pad(code, (left, right))
+    ok = F.pad(ok, (left, right), value=False)
+    length = input_ids.shape[1]
+    value = torch.zeros_like(input_ids, dtype=torch.long)
+    good = torch.ones_like(mask)
+    for o in range(k):  # k small passes over the whole tensor
+        value = value * 4 + code[:, o : o + length]
+        good = good & ok[:, o : o + length]
+    return torch.where(good, value + 1, torch.zeros_like(value))
 
 
 def tiny(**kw: object) -> HybridCNNTransformerBackbone:
