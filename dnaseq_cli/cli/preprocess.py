@@ -10,6 +10,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dnaseq_cli.cli.checks import at_least_one, fraction, non_negative
 from dnaseq_cli.cli.console import say, show_progress, stderr_console
+from dnaseq_cli.cli.options import (
+    force_option,
+    harmonise_chroms_option,
+    input_format_option,
+    name_column_option,
+    quiet_option,
+    reference_option,
+    sequence_column_option,
+    stride_option,
+    window_option,
+)
 from dnaseq_cli.data.preprocess import ENCODING_CHOICES, PreprocessOptions
 from dnaseq_cli.data.preprocess import preprocess as run_preprocess
 
@@ -23,10 +34,10 @@ def preprocess(
         ..., help="FASTA (plain/gz/bgzip, '-' for stdin), TSV/CSV table, or BED (with --reference)."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Dataset folder to create."),
-    reference: Path | None = typer.Option(
-        None, "--reference", "-r", help="Reference FASTA for BED input (indexed, or indexable)."
+    reference: Path | None = reference_option(
+        "Reference FASTA for BED input (indexed, or indexable)."
     ),
-    input_format: str = typer.Option("auto", "--format", help="auto, fasta, table or bed."),
+    input_format: str = input_format_option(),
     label_column: str | None = typer.Option(
         None,
         "--label-column",
@@ -35,25 +46,15 @@ def preprocess(
     label: str | None = typer.Option(
         None, "--label", help="Give every record this constant label."
     ),
-    sequence_column: str | None = typer.Option(
-        None, "--sequence-column", help="Table column with sequences (default: sequence/seq)."
-    ),
-    name_column: str | None = typer.Option(None, "--name-column", help="Table column with names."),
-    window: int | None = typer.Option(
-        None,
-        "--window",
-        "-w",
-        callback=at_least_one,
-        help="Window length in bp (default: the longest record/region).",
-    ),
+    sequence_column: str | None = sequence_column_option(),
+    name_column: str | None = name_column_option(),
+    window: int | None = window_option("Window length in bp (default: the longest record/region)."),
     flank: int = typer.Option(
         0, "--flank", callback=non_negative, help="Extra bases added on each side of BED windows."
     ),
-    stride: int | None = typer.Option(
-        None,
-        "--stride",
-        callback=at_least_one,
-        help="Tile records longer than --window, tiles evenly spread at most this far apart (default: window).",
+    stride: int | None = stride_option(
+        "Tile records longer than --window, tiles evenly spread at most this far apart "
+        "(default: window)."
     ),
     encoding: str = typer.Option(
         "char", "--encoding", "-e", help=f"Token encoding: {', '.join(ENCODING_CHOICES)}."
@@ -85,11 +86,9 @@ def preprocess(
         None, "--val-chroms", help="Hold out these chromosomes for validation."
     ),
     seed: int = typer.Option(0, "--seed", callback=non_negative, help="Random seed for the split."),
-    harmonise_chroms: bool = typer.Option(
-        False, "--harmonise-chroms", help="Map chr1 <-> 1 naming between BED and reference."
-    ),
-    force: bool = typer.Option(False, "--force", "-f", help="Replace an existing output folder."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+    harmonise_chroms: bool = harmonise_chroms_option(),
+    force: bool = force_option("Replace an existing output folder."),
+    quiet: bool = quiet_option("No progress bar or summary."),
 ) -> None:
     """Cut inputs into fixed-length windows, encode them and write a dataset folder.
 

@@ -20,6 +20,16 @@ from rich.table import Table
 
 from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, at_most, fraction, non_negative
 from dnaseq_cli.cli.console import say, stderr_console
+from dnaseq_cli.cli.options import (
+    batch_size_option,
+    device_option,
+    force_option,
+    quiet_option,
+    reference_option,
+    stride_option,
+    threads_option,
+    window_option,
+)
 from dnaseq_cli.engine.mlm import lm_backbones
 from dnaseq_cli.errors import DnaseqError, InputError, Terminated
 from dnaseq_cli.models import registry
@@ -86,11 +96,9 @@ def train(
     epochs: int = typer.Option(
         10, "--epochs", callback=at_least_one, help="Maximum number of epochs."
     ),
-    batch_size: int = typer.Option(
+    batch_size: int = batch_size_option(
         32,
-        "--batch-size",
-        callback=at_least_one,
-        help="Sequences per optimiser micro-batch, per process: under torchrun with N processes "
+        "Sequences per optimiser micro-batch, per process: under torchrun with N processes "
         "one optimiser step sees N x batch-size x grad-accum sequences.",
     ),
     lr: float = typer.Option(
@@ -186,32 +194,22 @@ def train(
     seed: int = typer.Option(
         0, "--seed", callback=non_negative, help="Seed for splits, initialisation and data order."
     ),
-    device: str = typer.Option(
-        "auto",
-        "--device",
-        help="auto, cpu or cuda[:N]. Under torchrun each process uses cuda:LOCAL_RANK (NCCL) or "
-        "the CPU (gloo).",
+    device: str = device_option(
+        "auto, cpu or cuda[:N]. Under torchrun each process uses cuda:LOCAL_RANK (NCCL) or "
+        "the CPU (gloo)."
     ),
-    threads: int | None = typer.Option(
-        None,
-        "--threads",
-        callback=at_least_one,
-        help=THREADS_HELP + " Under torchrun: shared among the processes on a machine.",
+    threads: int | None = threads_option(
+        THREADS_HELP + " Under torchrun: shared among the processes on a machine."
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run."),
-    force: bool = typer.Option(False, "--force", "-f", help="Replace an existing run folder."),
+    force: bool = force_option("Replace an existing run folder."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Build the model, print its size, stop."),
-    reference: Path | None = typer.Option(None, "--reference", "-r", help="Reference for BED."),
+    reference: Path | None = reference_option("Reference for BED."),
     label_column: str | None = typer.Option(None, "--label-column", help="Label column."),
-    window: int | None = typer.Option(
-        None, "--window", "-w", callback=at_least_one, help="Window length (direct inputs)."
-    ),
-    stride: int | None = typer.Option(
-        None,
-        "--stride",
-        callback=at_least_one,
-        help="Tile records longer than --window, tiles evenly spread at most this far apart "
-        "(direct inputs; default: window).",
+    window: int | None = window_option("Window length (direct inputs)."),
+    stride: int | None = stride_option(
+        "Tile records longer than --window, tiles evenly spread at most this far apart "
+        "(direct inputs; default: window)."
     ),
     val_fraction: float = typer.Option(
         0.1, "--val-fraction", callback=fraction(below_one=True), help="Validation fraction."
@@ -231,7 +229,7 @@ def train(
         "--test-input",
         help="Use this file's records as the test split, as given (repeatable).",
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: bool = quiet_option("No progress output."),
 ) -> None:
     """Train a backbone and write a run folder with the best checkpoint and test metrics.
 
