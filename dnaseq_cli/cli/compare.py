@@ -13,13 +13,15 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from dnaseq_cli.cli.checks import at_least_one, non_negative
+from dnaseq_cli.cli.checks import at_least_one
 from dnaseq_cli.cli.console import stderr_console
 from dnaseq_cli.cli.options import (
     batch_size_option,
     device_option,
     force_option,
+    max_steps_option,
     quiet_option,
+    seed_option,
     threads_option,
 )
 from dnaseq_cli.errors import InputError
@@ -70,15 +72,8 @@ def compare(
         10, "--epochs", callback=at_least_one, help="Maximum epochs per backbone (--run)."
     ),
     batch_size: int = batch_size_option(32, "Sequences per batch (--run)."),
-    max_steps: int | None = typer.Option(
-        None,
-        "--max-steps-per-epoch",
-        callback=at_least_one,
-        help="Cap optimiser steps per epoch (--run).",
-    ),
-    seed: int = typer.Option(
-        0, "--seed", callback=non_negative, help="Seed shared by every backbone (--run)."
-    ),
+    max_steps: int | None = max_steps_option("Cap optimiser steps per epoch (--run)."),
+    seed: int = seed_option("Seed shared by every backbone (--run)."),
     device: str = device_option("auto, cpu or cuda[:N] (--run)."),
     threads: int | None = threads_option(),
     by_task: bool = typer.Option(

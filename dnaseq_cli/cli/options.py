@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one
+from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, fraction, non_negative
 
 MODEL_HELP = (
     "A bundled model's name ('dnaseq models' lists them), a 'dnaseq train' run or "
@@ -94,3 +94,68 @@ def force_option(help: str, short: bool = True) -> Any:
     """``--force`` (with ``-f`` unless ``short`` is False): replace what is already there."""
     flags = ("--force", "-f") if short else ("--force",)
     return typer.Option(False, *flags, help=help)
+
+
+# The dataset options that 'dnaseq preprocess' and 'dnaseq train' (direct inputs) share.
+
+
+def label_column_option() -> Any:
+    """``--label-column``: where each record's label comes from."""
+    return typer.Option(
+        None,
+        "--label-column",
+        help="Label source: table column name; for BED 'name', 'score' or a 1-based column number.",
+    )
+
+
+def val_fraction_option() -> Any:
+    """``--val-fraction``: 0.1 by default, a fraction below 1."""
+    return typer.Option(
+        0.1, "--val-fraction", callback=fraction(below_one=True), help="Validation fraction."
+    )
+
+
+def test_fraction_option() -> Any:
+    """``--test-fraction``: 0.1 by default, a fraction below 1."""
+    return typer.Option(
+        0.1, "--test-fraction", callback=fraction(below_one=True), help="Test fraction."
+    )
+
+
+def test_chroms_option() -> Any:
+    """``--test-chroms``: comma-separated chromosomes held out for test."""
+    return typer.Option(
+        None, "--test-chroms", help="Hold out these chromosomes for test, e.g. chr8,chr9."
+    )
+
+
+def val_inputs_option() -> Any:
+    """``--val-input`` (repeatable): files whose records are the validation split."""
+    return typer.Option(
+        None,
+        "--val-input",
+        help="Use this file's records as the validation split, as given (e.g. a benchmark's dev "
+        "set; repeatable). Training records identical to one of them are dropped, with a count.",
+    )
+
+
+def test_inputs_option() -> Any:
+    """``--test-input`` (repeatable): files whose records are the test split."""
+    return typer.Option(
+        None,
+        "--test-input",
+        help="Use this file's records as the test split, as given (repeatable).",
+    )
+
+
+# The training options that 'dnaseq train' and 'dnaseq compare --run' share.
+
+
+def seed_option(help: str) -> Any:
+    """``--seed``: 0 by default, not negative."""
+    return typer.Option(0, "--seed", callback=non_negative, help=help)
+
+
+def max_steps_option(help: str) -> Any:
+    """``--max-steps-per-epoch``: at least 1 (default: no cap)."""
+    return typer.Option(None, "--max-steps-per-epoch", callback=at_least_one, help=help)

@@ -8,17 +8,24 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dnaseq_cli.cli.checks import at_least_one, fraction, non_negative
+from dnaseq_cli.cli.checks import at_least_one, non_negative
 from dnaseq_cli.cli.console import say, show_progress, stderr_console
 from dnaseq_cli.cli.options import (
     force_option,
     harmonise_chroms_option,
     input_format_option,
+    label_column_option,
     name_column_option,
     quiet_option,
     reference_option,
+    seed_option,
     sequence_column_option,
     stride_option,
+    test_chroms_option,
+    test_fraction_option,
+    test_inputs_option,
+    val_fraction_option,
+    val_inputs_option,
     window_option,
 )
 from dnaseq_cli.data.preprocess import ENCODING_CHOICES, PreprocessOptions
@@ -38,11 +45,7 @@ def preprocess(
         "Reference FASTA for BED input (indexed, or indexable)."
     ),
     input_format: str = input_format_option(),
-    label_column: str | None = typer.Option(
-        None,
-        "--label-column",
-        help="Label source: table column name; for BED 'name', 'score' or a 1-based column number.",
-    ),
+    label_column: str | None = label_column_option(),
     label: str | None = typer.Option(
         None, "--label", help="Give every record this constant label."
     ),
@@ -62,30 +65,15 @@ def preprocess(
     kmer_stride: int = typer.Option(
         1, "--kmer-stride", callback=at_least_one, help="1 = overlapping k-mers, k = disjoint."
     ),
-    val_fraction: float = typer.Option(
-        0.1, "--val-fraction", callback=fraction(below_one=True), help="Validation fraction."
-    ),
-    test_fraction: float = typer.Option(
-        0.1, "--test-fraction", callback=fraction(below_one=True), help="Test fraction."
-    ),
-    test_chroms: str | None = typer.Option(
-        None, "--test-chroms", help="Hold out these chromosomes for test, e.g. chr8,chr9."
-    ),
-    val_inputs: list[Path] | None = typer.Option(
-        None,
-        "--val-input",
-        help="Use this file's records as the validation split, as given (e.g. a benchmark's dev "
-        "set; repeatable). Training records identical to one of them are dropped, with a count.",
-    ),
-    test_inputs: list[Path] | None = typer.Option(
-        None,
-        "--test-input",
-        help="Use this file's records as the test split, as given (repeatable).",
-    ),
+    val_fraction: float = val_fraction_option(),
+    test_fraction: float = test_fraction_option(),
+    test_chroms: str | None = test_chroms_option(),
+    val_inputs: list[Path] | None = val_inputs_option(),
+    test_inputs: list[Path] | None = test_inputs_option(),
     val_chroms: str | None = typer.Option(
         None, "--val-chroms", help="Hold out these chromosomes for validation."
     ),
-    seed: int = typer.Option(0, "--seed", callback=non_negative, help="Random seed for the split."),
+    seed: int = seed_option("Random seed for the split."),
     harmonise_chroms: bool = harmonise_chroms_option(),
     force: bool = force_option("Replace an existing output folder."),
     quiet: bool = quiet_option("No progress bar or summary."),

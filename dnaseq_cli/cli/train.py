@@ -24,10 +24,18 @@ from dnaseq_cli.cli.options import (
     batch_size_option,
     device_option,
     force_option,
+    label_column_option,
+    max_steps_option,
     quiet_option,
     reference_option,
+    seed_option,
     stride_option,
+    test_chroms_option,
+    test_fraction_option,
+    test_inputs_option,
     threads_option,
+    val_fraction_option,
+    val_inputs_option,
     window_option,
 )
 from dnaseq_cli.engine.mlm import lm_backbones
@@ -185,15 +193,8 @@ def train(
         callback=at_least_one,
         help="Number of GAN sequences (default: balance the classes).",
     ),
-    max_steps: int | None = typer.Option(
-        None,
-        "--max-steps-per-epoch",
-        callback=at_least_one,
-        help="Cap optimiser steps per epoch (quick runs).",
-    ),
-    seed: int = typer.Option(
-        0, "--seed", callback=non_negative, help="Seed for splits, initialisation and data order."
-    ),
+    max_steps: int | None = max_steps_option("Cap optimiser steps per epoch (quick runs)."),
+    seed: int = seed_option("Seed for splits, initialisation and data order."),
     device: str = device_option(
         "auto, cpu or cuda[:N]. Under torchrun each process uses cuda:LOCAL_RANK (NCCL) or "
         "the CPU (gloo)."
@@ -204,31 +205,20 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run."),
     force: bool = force_option("Replace an existing run folder."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Build the model, print its size, stop."),
-    reference: Path | None = reference_option("Reference for BED."),
-    label_column: str | None = typer.Option(None, "--label-column", help="Label column."),
+    reference: Path | None = reference_option(
+        "Reference FASTA for BED input (indexed, or indexable)."
+    ),
+    label_column: str | None = label_column_option(),
     window: int | None = window_option("Window length (direct inputs)."),
     stride: int | None = stride_option(
         "Tile records longer than --window, tiles evenly spread at most this far apart "
         "(direct inputs; default: window)."
     ),
-    val_fraction: float = typer.Option(
-        0.1, "--val-fraction", callback=fraction(below_one=True), help="Validation fraction."
-    ),
-    test_fraction: float = typer.Option(
-        0.1, "--test-fraction", callback=fraction(below_one=True), help="Test fraction."
-    ),
-    test_chroms: str | None = typer.Option(None, "--test-chroms", help="Held-out chromosomes."),
-    val_inputs: list[Path] | None = typer.Option(
-        None,
-        "--val-input",
-        help="Use this file's records as the validation split, as given (e.g. a benchmark's dev "
-        "set; repeatable). Training records identical to one of them are dropped, with a count.",
-    ),
-    test_inputs: list[Path] | None = typer.Option(
-        None,
-        "--test-input",
-        help="Use this file's records as the test split, as given (repeatable).",
-    ),
+    val_fraction: float = val_fraction_option(),
+    test_fraction: float = test_fraction_option(),
+    test_chroms: str | None = test_chroms_option(),
+    val_inputs: list[Path] | None = val_inputs_option(),
+    test_inputs: list[Path] | None = test_inputs_option(),
     quiet: bool = quiet_option("No progress output."),
 ) -> None:
     """Train a backbone and write a run folder with the best checkpoint and test metrics.
