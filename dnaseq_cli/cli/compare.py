@@ -13,8 +13,17 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, non_negative
+from dnaseq_cli.cli.checks import at_least_one
 from dnaseq_cli.cli.console import stderr_console
+from dnaseq_cli.cli.options import (
+    batch_size_option,
+    device_option,
+    force_option,
+    max_steps_option,
+    quiet_option,
+    seed_option,
+    threads_option,
+)
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.models import registry
 from dnaseq_cli.report.compare import (
@@ -62,28 +71,19 @@ def compare(
     epochs: int = typer.Option(
         10, "--epochs", callback=at_least_one, help="Maximum epochs per backbone (--run)."
     ),
-    batch_size: int = typer.Option(
-        32, "--batch-size", callback=at_least_one, help="Sequences per batch (--run)."
-    ),
-    max_steps: int | None = typer.Option(
-        None,
-        "--max-steps-per-epoch",
-        callback=at_least_one,
-        help="Cap optimiser steps per epoch (--run).",
-    ),
-    seed: int = typer.Option(
-        0, "--seed", callback=non_negative, help="Seed shared by every backbone (--run)."
-    ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N] (--run)."),
-    threads: int | None = typer.Option(None, "--threads", callback=at_least_one, help=THREADS_HELP),
+    batch_size: int = batch_size_option(32, "Sequences per batch (--run)."),
+    max_steps: int | None = max_steps_option("Cap optimiser steps per epoch (--run)."),
+    seed: int = seed_option("Seed shared by every backbone (--run)."),
+    device: str = device_option("auto, cpu or cuda[:N] (--run)."),
+    threads: int | None = threads_option(),
     by_task: bool = typer.Option(
         False,
         "--by-task",
         help="One row per backbone with the dev (validation) AUROC, MCC and accuracy of each task "
         "side by side, and the published foundation-model AUROCs for those tasks (GUE).",
     ),
-    force: bool = typer.Option(False, "--force", help="Replace an existing --output folder."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages (--run)."),
+    force: bool = force_option("Replace an existing --output folder.", short=False),
+    quiet: bool = quiet_option("No progress messages (--run)."),
 ) -> None:
     """Print the model comparison table: the paper's as published, or measured from run folders.
 

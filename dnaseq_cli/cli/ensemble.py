@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one
 from dnaseq_cli.cli.console import stderr_console
+from dnaseq_cli.cli.options import force_option, threads_option
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.predict.ensemble import make_ensemble
 from dnaseq_cli.threads import use_threads
@@ -43,8 +43,8 @@ def ensemble(
     calibration_split: str = typer.Option(
         "val", "--calibration-split", help="Split of --calibrate to fit on (not the test split)."
     ),
-    threads: int | None = typer.Option(None, "--threads", callback=at_least_one, help=THREADS_HELP),
-    force: bool = typer.Option(False, "--force", "-f", help="Replace an existing output folder."),
+    threads: int | None = threads_option(),
+    force: bool = force_option("Replace an existing output folder."),
 ) -> None:
     """Average several trained classifiers' probabilities: one model folder for --model.
 

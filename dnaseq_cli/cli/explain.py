@@ -6,8 +6,24 @@ from pathlib import Path
 
 import typer
 
-from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, at_most, fraction
+from dnaseq_cli.cli.checks import at_least_one, at_most, fraction
 from dnaseq_cli.cli.console import counting_spinner, say, stderr_console
+from dnaseq_cli.cli.options import (
+    batch_size_option,
+    device_option,
+    force_option,
+    harmonise_chroms_option,
+    input_format_option,
+    model_option,
+    name_column_option,
+    output_tsv_option,
+    quiet_option,
+    reference_option,
+    sequence_column_option,
+    stride_option,
+    threads_option,
+    window_option,
+)
 
 
 def explain(
@@ -16,28 +32,19 @@ def explain(
         help="FASTA (plain/gz/bgzip, '-' for stdin), TSV/CSV with a sequence column, "
         "or BED (with --reference).",
     ),
-    model: str | None = typer.Option(
-        None,
-        "--model",
-        "-m",
-        help="A bundled model's name ('dnaseq models' lists them), a 'dnaseq train' run or "
-        "checkpoint folder, a 'dnaseq ensemble' folder, or an HF Caduceus classifier folder (a "
-        "folder wins over a bundled model of the same name); default: the bundled enhancer model.",
-    ),
+    model: str | None = model_option(),
     method: str = typer.Option(
         "ism",
         "--method",
         help="Attribution: ism, saliency, input-x-gradient or integrated-gradients "
         "(gradients need a per-base input: not the kmer or gnn backbones).",
     ),
-    output: str = typer.Option(
-        "-", "--output", "-o", help="Long TSV: name pos ref A C G T attribution ('-' = stdout)."
-    ),
+    output: str = output_tsv_option("Long TSV: name pos ref A C G T attribution ('-' = stdout)."),
     npz: str | None = typer.Option(None, "--npz", help="Also write the arrays to this .npz."),
     plot_dir: Path | None = typer.Option(
         None, "--plot-dir", help="Folder for one PNG per record: ISM heatmap above a logo."
     ),
-    force: bool = typer.Option(False, "--force", help="Replace an existing --plot-dir."),
+    force: bool = force_option("Replace an existing --plot-dir.", short=False),
     motif_hits: str | None = typer.Option(
         None, "--motif-hits", help="TSV of JASPAR hits overlapping high-attribution positions."
     ),
@@ -85,36 +92,19 @@ def explain(
     region: str | None = typer.Option(
         None, "--region", help="START-END (1-based) of long records: the window centred on it."
     ),
-    stride: int | None = typer.Option(
-        None,
-        "--stride",
-        callback=at_least_one,
-        help="Step between tiled windows with --per-window (default: half a window).",
+    stride: int | None = stride_option(
+        "Step between tiled windows with --per-window (default: half a window)."
     ),
-    reference: Path | None = typer.Option(
-        None, "--reference", "-r", help="Reference FASTA for BED input."
-    ),
-    input_format: str = typer.Option("auto", "--format", help="auto, fasta, table or bed."),
-    sequence_column: str | None = typer.Option(
-        None, "--sequence-column", help="Table column with sequences (default: sequence/seq)."
-    ),
-    name_column: str | None = typer.Option(None, "--name-column", help="Table column with names."),
-    window: int | None = typer.Option(
-        None,
-        "--window",
-        "-w",
-        callback=at_least_one,
-        help="Window length, for checkpoints that do not record it.",
-    ),
-    harmonise_chroms: bool = typer.Option(
-        False, "--harmonise-chroms", help="Map chr1 <-> 1 naming between BED and reference."
-    ),
-    batch_size: int = typer.Option(
-        256, "--batch-size", callback=at_least_one, help="Mutated windows per forward pass."
-    ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
-    threads: int | None = typer.Option(None, "--threads", callback=at_least_one, help=THREADS_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary on stderr."),
+    reference: Path | None = reference_option(),
+    input_format: str = input_format_option(),
+    sequence_column: str | None = sequence_column_option(),
+    name_column: str | None = name_column_option(),
+    window: int | None = window_option(),
+    harmonise_chroms: bool = harmonise_chroms_option(),
+    batch_size: int = batch_size_option(help="Mutated windows per forward pass."),
+    device: str = device_option(),
+    threads: int | None = threads_option(),
+    quiet: bool = quiet_option(),
 ) -> None:
     """Explain the model's score of every record, position by position.
 

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from dnaseq_cli.cli.checks import non_negative
 from dnaseq_cli.cli.console import stderr_console
+from dnaseq_cli.cli.options import force_option, quiet_option
 from dnaseq_cli.errors import InputError
 from dnaseq_cli.fetch.cache import resolve_cache_dir
 from dnaseq_cli.fetch.catalogue import GB_PREFIX, Resource, is_url, load_catalogue
@@ -105,16 +106,14 @@ def fetch(
     sha256: str | None = typer.Option(
         None, "--sha256", help="Expected sha256 of a URL or genome download."
     ),
-    force: bool = typer.Option(
-        False, "--force", "-f", help="Download again even if present in the cache."
-    ),
+    force: bool = force_option("Download again even if present in the cache."),
     retries: int = typer.Option(
         3,
         "--retries",
         callback=non_negative,
         help="Resume an interrupted download this many times.",
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or notes."),
+    quiet: bool = quiet_option("No progress bar or notes."),
 ) -> None:
     """Download reference genomes, benchmark datasets and model checkpoints into the cache.
 

@@ -6,8 +6,23 @@ from pathlib import Path
 
 import typer
 
-from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, fraction
+from dnaseq_cli.cli.checks import fraction
 from dnaseq_cli.cli.console import counting_spinner, say, stderr_console
+from dnaseq_cli.cli.options import (
+    batch_size_option,
+    device_option,
+    harmonise_chroms_option,
+    input_format_option,
+    model_option,
+    name_column_option,
+    output_tsv_option,
+    quiet_option,
+    reference_option,
+    sequence_column_option,
+    stride_option,
+    threads_option,
+    window_option,
+)
 from dnaseq_cli.threads import use_threads
 
 
@@ -17,28 +32,14 @@ def predict(
         help="FASTA (plain/gz/bgzip, '-' for stdin), TSV/CSV with a sequence column, "
         "or BED (with --reference). None, with --reference: score the whole genome as a track.",
     ),
-    model: str | None = typer.Option(
-        None,
-        "--model",
-        "-m",
-        help="A bundled model's name ('dnaseq models' lists them), a 'dnaseq train' run or "
-        "checkpoint folder, a 'dnaseq ensemble' folder, or an HF Caduceus classifier folder (a "
-        "folder wins over a bundled model of the same name); default: the bundled enhancer model.",
-    ),
-    output: str = typer.Option("-", "--output", "-o", help="Output TSV ('-' = stdout)."),
-    reference: Path | None = typer.Option(
-        None, "--reference", "-r", help="Reference FASTA for BED input."
-    ),
-    input_format: str = typer.Option("auto", "--format", help="auto, fasta, table or bed."),
-    sequence_column: str | None = typer.Option(
-        None, "--sequence-column", help="Table column with sequences (default: sequence/seq)."
-    ),
-    name_column: str | None = typer.Option(None, "--name-column", help="Table column with names."),
-    stride: int | None = typer.Option(
-        None,
-        "--stride",
-        callback=at_least_one,
-        help="Step between tiled windows of long records (default: half a window).",
+    model: str | None = model_option(),
+    output: str = output_tsv_option(),
+    reference: Path | None = reference_option(),
+    input_format: str = input_format_option(),
+    sequence_column: str | None = sequence_column_option(),
+    name_column: str | None = name_column_option(),
+    stride: int | None = stride_option(
+        "Step between tiled windows of long records (default: half a window)."
     ),
     per_window: bool = typer.Option(
         False, "--per-window", help="One row per window instead of one per record."
@@ -48,25 +49,15 @@ def predict(
         "--aggregate",
         help="How tiled windows make a record's score: max or mean (multiclass: always mean).",
     ),
-    window: int | None = typer.Option(
-        None,
-        "--window",
-        "-w",
-        callback=at_least_one,
-        help="Window length, for checkpoints that do not record it.",
-    ),
+    window: int | None = window_option(),
     max_n_fraction: float = typer.Option(
         0.5,
         "--max-n-fraction",
         callback=fraction(),
         help="Flag records/windows with more N than this fraction.",
     ),
-    harmonise_chroms: bool = typer.Option(
-        False, "--harmonise-chroms", help="Map chr1 <-> 1 naming between BED and reference."
-    ),
-    batch_size: int = typer.Option(
-        256, "--batch-size", callback=at_least_one, help="Windows per forward pass."
-    ),
+    harmonise_chroms: bool = harmonise_chroms_option(),
+    batch_size: int = batch_size_option(),
     contigs: str | None = typer.Option(
         None, "--contigs", help="Genome track: only these contigs (comma-separated)."
     ),
@@ -76,9 +67,9 @@ def predict(
     bigwig: Path | None = typer.Option(
         None, "--bigwig", help="Genome track: also write a bigWig (needs the pyBigWig extra)."
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
-    threads: int | None = typer.Option(None, "--threads", callback=at_least_one, help=THREADS_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary on stderr."),
+    device: str = device_option(),
+    threads: int | None = threads_option(),
+    quiet: bool = quiet_option(),
 ) -> None:
     """Score every record: one TSV row with its score (or class probabilities) and label.
 

@@ -8,8 +8,26 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dnaseq_cli.cli.checks import at_least_one, fraction, non_negative
+from dnaseq_cli.cli.checks import at_least_one, non_negative
 from dnaseq_cli.cli.console import say, show_progress, stderr_console
+from dnaseq_cli.cli.options import (
+    force_option,
+    harmonise_chroms_option,
+    input_format_option,
+    label_column_option,
+    name_column_option,
+    quiet_option,
+    reference_option,
+    seed_option,
+    sequence_column_option,
+    stride_option,
+    test_chroms_option,
+    test_fraction_option,
+    test_inputs_option,
+    val_fraction_option,
+    val_inputs_option,
+    window_option,
+)
 from dnaseq_cli.data.preprocess import ENCODING_CHOICES, PreprocessOptions
 from dnaseq_cli.data.preprocess import preprocess as run_preprocess
 
@@ -23,37 +41,23 @@ def preprocess(
         ..., help="FASTA (plain/gz/bgzip, '-' for stdin), TSV/CSV table, or BED (with --reference)."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Dataset folder to create."),
-    reference: Path | None = typer.Option(
-        None, "--reference", "-r", help="Reference FASTA for BED input (indexed, or indexable)."
+    reference: Path | None = reference_option(
+        "Reference FASTA for BED input (indexed, or indexable)."
     ),
-    input_format: str = typer.Option("auto", "--format", help="auto, fasta, table or bed."),
-    label_column: str | None = typer.Option(
-        None,
-        "--label-column",
-        help="Label source: table column name; for BED 'name', 'score' or a 1-based column number.",
-    ),
+    input_format: str = input_format_option(),
+    label_column: str | None = label_column_option(),
     label: str | None = typer.Option(
         None, "--label", help="Give every record this constant label."
     ),
-    sequence_column: str | None = typer.Option(
-        None, "--sequence-column", help="Table column with sequences (default: sequence/seq)."
-    ),
-    name_column: str | None = typer.Option(None, "--name-column", help="Table column with names."),
-    window: int | None = typer.Option(
-        None,
-        "--window",
-        "-w",
-        callback=at_least_one,
-        help="Window length in bp (default: the longest record/region).",
-    ),
+    sequence_column: str | None = sequence_column_option(),
+    name_column: str | None = name_column_option(),
+    window: int | None = window_option("Window length in bp (default: the longest record/region)."),
     flank: int = typer.Option(
         0, "--flank", callback=non_negative, help="Extra bases added on each side of BED windows."
     ),
-    stride: int | None = typer.Option(
-        None,
-        "--stride",
-        callback=at_least_one,
-        help="Tile records longer than --window, tiles evenly spread at most this far apart (default: window).",
+    stride: int | None = stride_option(
+        "Tile records longer than --window, tiles evenly spread at most this far apart "
+        "(default: window)."
     ),
     encoding: str = typer.Option(
         "char", "--encoding", "-e", help=f"Token encoding: {', '.join(ENCODING_CHOICES)}."
@@ -61,35 +65,18 @@ def preprocess(
     kmer_stride: int = typer.Option(
         1, "--kmer-stride", callback=at_least_one, help="1 = overlapping k-mers, k = disjoint."
     ),
-    val_fraction: float = typer.Option(
-        0.1, "--val-fraction", callback=fraction(below_one=True), help="Validation fraction."
-    ),
-    test_fraction: float = typer.Option(
-        0.1, "--test-fraction", callback=fraction(below_one=True), help="Test fraction."
-    ),
-    test_chroms: str | None = typer.Option(
-        None, "--test-chroms", help="Hold out these chromosomes for test, e.g. chr8,chr9."
-    ),
-    val_inputs: list[Path] | None = typer.Option(
-        None,
-        "--val-input",
-        help="Use this file's records as the validation split, as given (e.g. a benchmark's dev "
-        "set; repeatable). Training records identical to one of them are dropped, with a count.",
-    ),
-    test_inputs: list[Path] | None = typer.Option(
-        None,
-        "--test-input",
-        help="Use this file's records as the test split, as given (repeatable).",
-    ),
+    val_fraction: float = val_fraction_option(),
+    test_fraction: float = test_fraction_option(),
+    test_chroms: str | None = test_chroms_option(),
+    val_inputs: list[Path] | None = val_inputs_option(),
+    test_inputs: list[Path] | None = test_inputs_option(),
     val_chroms: str | None = typer.Option(
         None, "--val-chroms", help="Hold out these chromosomes for validation."
     ),
-    seed: int = typer.Option(0, "--seed", callback=non_negative, help="Random seed for the split."),
-    harmonise_chroms: bool = typer.Option(
-        False, "--harmonise-chroms", help="Map chr1 <-> 1 naming between BED and reference."
-    ),
-    force: bool = typer.Option(False, "--force", "-f", help="Replace an existing output folder."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+    seed: int = seed_option("Random seed for the split."),
+    harmonise_chroms: bool = harmonise_chroms_option(),
+    force: bool = force_option("Replace an existing output folder."),
+    quiet: bool = quiet_option("No progress bar or summary."),
 ) -> None:
     """Cut inputs into fixed-length windows, encode them and write a dataset folder.
 

@@ -20,6 +20,24 @@ from rich.table import Table
 
 from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, at_most, fraction, non_negative
 from dnaseq_cli.cli.console import say, stderr_console
+from dnaseq_cli.cli.options import (
+    batch_size_option,
+    device_option,
+    force_option,
+    label_column_option,
+    max_steps_option,
+    quiet_option,
+    reference_option,
+    seed_option,
+    stride_option,
+    test_chroms_option,
+    test_fraction_option,
+    test_inputs_option,
+    threads_option,
+    val_fraction_option,
+    val_inputs_option,
+    window_option,
+)
 from dnaseq_cli.engine.mlm import lm_backbones
 from dnaseq_cli.errors import DnaseqError, InputError, Terminated
 from dnaseq_cli.models import registry
@@ -86,11 +104,9 @@ def train(
     epochs: int = typer.Option(
         10, "--epochs", callback=at_least_one, help="Maximum number of epochs."
     ),
-    batch_size: int = typer.Option(
+    batch_size: int = batch_size_option(
         32,
-        "--batch-size",
-        callback=at_least_one,
-        help="Sequences per optimiser micro-batch, per process: under torchrun with N processes "
+        "Sequences per optimiser micro-batch, per process: under torchrun with N processes "
         "one optimiser step sees N x batch-size x grad-accum sequences.",
     ),
     lr: float = typer.Option(
@@ -177,61 +193,33 @@ def train(
         callback=at_least_one,
         help="Number of GAN sequences (default: balance the classes).",
     ),
-    max_steps: int | None = typer.Option(
-        None,
-        "--max-steps-per-epoch",
-        callback=at_least_one,
-        help="Cap optimiser steps per epoch (quick runs).",
+    max_steps: int | None = max_steps_option("Cap optimiser steps per epoch (quick runs)."),
+    seed: int = seed_option("Seed for splits, initialisation and data order."),
+    device: str = device_option(
+        "auto, cpu or cuda[:N]. Under torchrun each process uses cuda:LOCAL_RANK (NCCL) or "
+        "the CPU (gloo)."
     ),
-    seed: int = typer.Option(
-        0, "--seed", callback=non_negative, help="Seed for splits, initialisation and data order."
-    ),
-    device: str = typer.Option(
-        "auto",
-        "--device",
-        help="auto, cpu or cuda[:N]. Under torchrun each process uses cuda:LOCAL_RANK (NCCL) or "
-        "the CPU (gloo).",
-    ),
-    threads: int | None = typer.Option(
-        None,
-        "--threads",
-        callback=at_least_one,
-        help=THREADS_HELP + " Under torchrun: shared among the processes on a machine.",
+    threads: int | None = threads_option(
+        THREADS_HELP + " Under torchrun: shared among the processes on a machine."
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run."),
-    force: bool = typer.Option(False, "--force", "-f", help="Replace an existing run folder."),
+    force: bool = force_option("Replace an existing run folder."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Build the model, print its size, stop."),
-    reference: Path | None = typer.Option(None, "--reference", "-r", help="Reference for BED."),
-    label_column: str | None = typer.Option(None, "--label-column", help="Label column."),
-    window: int | None = typer.Option(
-        None, "--window", "-w", callback=at_least_one, help="Window length (direct inputs)."
+    reference: Path | None = reference_option(
+        "Reference FASTA for BED input (indexed, or indexable)."
     ),
-    stride: int | None = typer.Option(
-        None,
-        "--stride",
-        callback=at_least_one,
-        help="Tile records longer than --window, tiles evenly spread at most this far apart "
-        "(direct inputs; default: window).",
+    label_column: str | None = label_column_option(),
+    window: int | None = window_option("Window length (direct inputs)."),
+    stride: int | None = stride_option(
+        "Tile records longer than --window, tiles evenly spread at most this far apart "
+        "(direct inputs; default: window)."
     ),
-    val_fraction: float = typer.Option(
-        0.1, "--val-fraction", callback=fraction(below_one=True), help="Validation fraction."
-    ),
-    test_fraction: float = typer.Option(
-        0.1, "--test-fraction", callback=fraction(below_one=True), help="Test fraction."
-    ),
-    test_chroms: str | None = typer.Option(None, "--test-chroms", help="Held-out chromosomes."),
-    val_inputs: list[Path] | None = typer.Option(
-        None,
-        "--val-input",
-        help="Use this file's records as the validation split, as given (e.g. a benchmark's dev "
-        "set; repeatable). Training records identical to one of them are dropped, with a count.",
-    ),
-    test_inputs: list[Path] | None = typer.Option(
-        None,
-        "--test-input",
-        help="Use this file's records as the test split, as given (repeatable).",
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    val_fraction: float = val_fraction_option(),
+    test_fraction: float = test_fraction_option(),
+    test_chroms: str | None = test_chroms_option(),
+    val_inputs: list[Path] | None = val_inputs_option(),
+    test_inputs: list[Path] | None = test_inputs_option(),
+    quiet: bool = quiet_option("No progress output."),
 ) -> None:
     """Train a backbone and write a run folder with the best checkpoint and test metrics.
 

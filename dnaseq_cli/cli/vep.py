@@ -6,26 +6,33 @@ from pathlib import Path
 
 import typer
 
-from dnaseq_cli.cli.checks import THREADS_HELP, at_least_one, fraction, non_negative
+from dnaseq_cli.cli.checks import fraction, non_negative
 from dnaseq_cli.cli.console import counting_spinner, say, stderr_console
+from dnaseq_cli.cli.options import (
+    batch_size_option,
+    device_option,
+    model_option,
+    output_tsv_option,
+    quiet_option,
+    reference_option,
+    threads_option,
+    window_option,
+)
 
 
 def vep(
     vcf: str = typer.Argument(
         ..., help="VCF or BCF (plain, bgzip; '-' for stdin), or a table with --format variants."
     ),
-    reference: Path = typer.Option(
-        ..., "--reference", "-r", help="Reference FASTA the VCF was called against."
+    reference: Path = reference_option(
+        "Reference FASTA the VCF was called against.", required=True
     ),
-    model: str | None = typer.Option(
-        None,
-        "--model",
-        "-m",
-        help="A bundled model's name ('dnaseq models' lists them), or a run, checkpoint "
+    model: str | None = model_option(
+        "A bundled model's name ('dnaseq models' lists them), or a run, checkpoint "
         "(classifier or MLM) or 'dnaseq ensemble' folder (a folder wins over a bundled model of "
-        "the same name); default: the bundled enhancer model.",
+        "the same name); default: the bundled enhancer model."
     ),
-    output: str = typer.Option("-", "--output", "-o", help="Output TSV ('-' = stdout)."),
+    output: str = output_tsv_option(),
     output_vcf: Path | None = typer.Option(
         None,
         "--output-vcf",
@@ -75,19 +82,11 @@ def vep(
         "--harmonise-chroms/--no-harmonise-chroms",
         help="Map chr1 <-> 1 naming between VCF and reference (on by default).",
     ),
-    window: int | None = typer.Option(
-        None,
-        "--window",
-        "-w",
-        callback=at_least_one,
-        help="Window length, for checkpoints that do not record it.",
-    ),
-    batch_size: int = typer.Option(
-        256, "--batch-size", callback=at_least_one, help="Windows per forward pass."
-    ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
-    threads: int | None = typer.Option(None, "--threads", callback=at_least_one, help=THREADS_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary on stderr."),
+    window: int | None = window_option(),
+    batch_size: int = batch_size_option(),
+    device: str = device_option(),
+    threads: int | None = threads_option(),
+    quiet: bool = quiet_option(),
 ) -> None:
     """Score every ALT allele: ref vs alt window centred on the variant, both strands averaged.
 
