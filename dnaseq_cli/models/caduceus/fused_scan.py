@@ -261,8 +261,8 @@ _INT, _BOOL = types.int64, types.boolean
 _VEC, _MAT, _CUBE = types.float32[::1], types.float32[:, ::1], types.float32[:, :, ::1]
 
 
-@_unaliased(_INT, *(_MAT,) * 7, _CUBE, _CUBE, _MAT)
-def _recompute_segment(m, dl, du, a, b_seg, c_seg, dyb, h, decays, states, gc_seg):
+@_unaliased(_INT, *(_MAT,) * 6, _CUBE, _CUBE, _MAT)
+def _recompute_segment(m, dl, du, a, b_seg, dyb, h, decays, states, gc_seg):
     """The segment's decays e^(dl a) and decayed states e h_(t-1) (into ``states``), from the state
     ``h`` before it (left at the segment's last), and C's gradient sum_j h_t dy_t per step."""
     n = a.shape[0]
@@ -377,13 +377,15 @@ def scan_backward(
     g_t = C_t dy_t + e^(delta_{t+1} A) g_{t+1} runs backwards. The segment's inputs are first
     copied into the task's own buffers and its work done by :func:`_recompute_segment`,
     :func:`_adjoint_segment` and :func:`_step_gradients`, which LLVM vectorises because they
-    are compiled knowing no two of those buffers overlap (:func:`_unaliased`). Written: g_u, g_delta (batch, L, d);
+    are compiled knowing no two of those buffers overlap (:func:`_unaliased`).
+
+    Written: g_u, g_delta (batch, L, d);
     g_a (batch, n, d), to be summed over the batch; g_b, g_c (groups, batch, L, n), partial sums
     over each worker group's channels (summed by the caller), so no two tasks write one element.
     Steps are counted in scan order (``reverse``: from the last position). ``g_bias`` (batch, d):
     the bias's gradient, to be summed over the batch. With ``project`` (as in the forward:
     ``delta`` is the low-rank step (batch, L, R), the step ``delta_t . w_dt[:, channel]``) the
-    raw-step gradient stays in registers and goes on to ``g_low`` (groups, batch, L, R; partial
+    raw-step gradient stays in the task's buffers and goes on to ``g_low`` (groups, batch, L, R; partial
     sums like g_b) and ``g_w`` (batch, R, d); ``g_delta`` is then not written.
     """
     batch, length, channels = u.shape
@@ -397,7 +399,7 @@ def scan_backward(
         bi = task // workers
         worker = task - bi * workers
         a = np.empty((n, LANES), np.float32)
-        starts = np.empty((segments, n, LANES), np.float32)
+        starts = np.empty((max(segments, 1), n, LANES), np.float32)  # one even when L = 0
         states = np.empty((seg_len, n, LANES), np.float32)
         decays = np.empty((seg_len, n, LANES), np.float32)
         h = np.empty((n, LANES), np.float32)
@@ -476,7 +478,7 @@ def scan_backward(
                     if project:
                         for q in range(rank):
                             low_seg[i, q] = delta[bi, t, q]
-                _recompute_segment(m, dl, du, a, b_seg, c_seg, dyb, h, decays, states, gc_seg)
+                _recompute_segment(m, dl, du, a, b_seg, dyb, h, decays, states, gc_seg)
                 _adjoint_segment(
                     m, du, dl, a, b_seg, c_seg, dyb, g, decays, states, ga, s_seg, r_seg, gb_seg
                 )
